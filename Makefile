@@ -1,0 +1,71 @@
+# The two commands a reader needs:   make book   |   make test
+# Both create (or refresh, when requirements.txt or pyproject.toml changed) the virtual
+# environment .venv first. Nothing here downloads anything except `make venv` itself.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+BOOK_FLAGS := -W -n --keep-going
+NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+# Tools from the venv come first. (MPLBACKEND is left unset: kernels need their inline backend.)
+export PATH := $(abspath $(BIN)):$(PATH)
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+export JUPYTER_PLATFORM_DIRS := 1
+
+CHAPTERS_MD    := $(sort $(wildcard chapters/*.md))
+CHAPTERS_IPYNB := $(CHAPTERS_MD:.md=.ipynb)
+
+.PHONY: all venv book test unit nbval lint notebooks notebook lab clean distclean
+
+all: test
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --progress-bar off --upgrade pip
+	$(BIN)/python -m pip install --quiet --progress-bar off -r requirements.txt
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (book)" >/dev/null
+	touch $@
+
+## make book: build the HTML book into _build/html from the stored, verified notebook outputs.
+book: $(STAMP)
+	$(BIN)/jupyter-book build $(BOOK_FLAGS) .
+	@echo "Book: $(abspath _build/html/index.html)"
+
+## make test: lint, unit and pipeline tests, strict nbval on every chapter, then the book
+## build with warnings as errors. Any failure fails the target.
+test: $(STAMP) lint
+	$(BIN)/python -m pytest $(NBVAL_FLAGS) tests $(CHAPTERS_IPYNB)
+	$(BIN)/jupyter-book build $(BOOK_FLAGS) .
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+nbval: $(STAMP)
+	$(BIN)/python -m pytest $(NBVAL_FLAGS) $(CHAPTERS_IPYNB)
+
+lint: $(STAMP)
+	$(BIN)/ruff check nnlib tests tools benchmarks
+	$(BIN)/ruff format --check nnlib tests tools benchmarks
+
+## make notebooks: re-create every chapters/*.ipynb from its .md and execute it in a fresh
+## kernel, storing the outputs that nbval then verifies. Run after editing a chapter or nnlib.
+notebooks: $(STAMP)
+	$(BIN)/python -m tools.notebooks execute $(CHAPTERS_MD)
+
+## make notebook NB=chapters/02_measuring_error.md: the same for one chapter.
+notebook: $(STAMP)
+	$(BIN)/python -m tools.notebooks execute "$(NB)"
+
+## make lab: open the chapters in JupyterLab (the .md files open as notebooks via jupytext).
+lab: $(STAMP)
+	$(BIN)/jupyter lab chapters/
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis .ruff_cache
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,76 @@
+"""Input checks shared by every nnlib op.
+
+Messages follow one pattern: name the argument, say what was expected, say what was given,
+e.g. ``reduction must be one of 'none', 'mean', 'sum'; got 'avg'``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of dtype {value.dtype} and shape {tuple(value.shape)}"
+    return f"{value!r} ({type(value).__name__})"
+
+
+def check_tensor(value: object, name: str) -> torch.Tensor:
+    """``value`` must be a :class:`torch.Tensor`."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor; got {_describe(value)}")
+    return value
+
+
+def check_floating(value: object, name: str) -> torch.Tensor:
+    """``value`` must be a floating-point tensor (float16, bfloat16, float32 or float64)."""
+    check_tensor(value, name)
+    if not value.is_floating_point():
+        raise TypeError(
+            f"{name} must be a floating-point tensor (float16, bfloat16, float32 or float64); "
+            f"got dtype {value.dtype}"
+        )
+    return value
+
+
+def check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
+    """``a`` and ``b`` must have exactly the same shape (no silent broadcasting)."""
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name_b} must have the same shape as {name_a} {tuple(a.shape)}; "
+            f"got {tuple(b.shape)}"
+        )
+
+
+def check_same_device(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
+    """``a`` and ``b`` must live on one device."""
+    if a.device != b.device:
+        raise ValueError(
+            f"{name_b} must be on the same device as {name_a} ({a.device}); got {b.device}"
+        )
+
+
+def check_reduction(reduction: object) -> str:
+    """``reduction`` must be one of 'none', 'mean', 'sum'."""
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+        allowed = ", ".join(repr(r) for r in REDUCTIONS)
+        raise ValueError(f"reduction must be one of {allowed}; got {reduction!r}")
+    return reduction
+
+
+def check_int(
+    value: object, name: str, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """``value`` must be an integer (not a bool) within ``[minimum, maximum]``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer; got {_describe(value)}")
+    value = int(value)
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        lo = "-inf" if minimum is None else str(minimum)
+        hi = "inf" if maximum is None else str(maximum)
+        raise ValueError(f"{name} must be in [{lo}, {hi}]; got {value}")
+    return value

@@ -1,0 +1,65 @@
+"""The shared input checks and their messages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from nnlib import _validation as v
+
+
+def test_check_tensor():
+    x = torch.zeros(2)
+    assert v.check_tensor(x, "input") is x
+    with pytest.raises(TypeError, match=r"^input must be a torch.Tensor; got \[1, 2\] \(list\)$"):
+        v.check_tensor([1, 2], "input")
+    with pytest.raises(TypeError, match="target must be a torch.Tensor; got array"):
+        v.check_tensor(np.zeros(2), "target")
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_check_floating_accepts_floats(dtype):
+    v.check_floating(torch.zeros(1, dtype=dtype), "input")
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.uint8, torch.bool])
+def test_check_floating_rejects_others(dtype):
+    with pytest.raises(TypeError) as info:
+        v.check_floating(torch.zeros(1, dtype=dtype), "input")
+    assert str(info.value) == (
+        "input must be a floating-point tensor (float16, bfloat16, float32 or float64); "
+        f"got dtype {dtype}"
+    )
+
+
+def test_check_same_shape():
+    v.check_same_shape(torch.zeros(2, 3), torch.zeros(2, 3), "input", "target")
+    with pytest.raises(ValueError) as info:
+        v.check_same_shape(torch.zeros(2, 3), torch.zeros(3), "input", "target")
+    assert str(info.value) == "target must have the same shape as input (2, 3); got (3,)"
+
+
+def test_check_same_device_on_meta():
+    with pytest.raises(ValueError, match=r"target must be on the same device as input \(cpu\)"):
+        v.check_same_device(torch.zeros(1), torch.zeros(1, device="meta"), "input", "target")
+
+
+@pytest.mark.parametrize("good", ["none", "mean", "sum"])
+def test_check_reduction_accepts(good):
+    assert v.check_reduction(good) == good
+
+
+@pytest.mark.parametrize("bad", ["avg", "MEAN", "", None, 1, "elementwise_mean"])
+def test_check_reduction_rejects(bad):
+    with pytest.raises(ValueError) as info:
+        v.check_reduction(bad)
+    assert str(info.value) == f"reduction must be one of 'none', 'mean', 'sum'; got {bad!r}"
+
+
+def test_check_int_bounds():
+    assert v.check_int(np.int64(3), "k", minimum=1) == 3
+    with pytest.raises(ValueError, match=r"^k must be in \[1, inf\]; got 0$"):
+        v.check_int(0, "k", minimum=1)
+    with pytest.raises(ValueError, match=r"^k must be in \[-inf, 2\]; got 3$"):
+        v.check_int(3, "k", maximum=2)

@@ -1,0 +1,117 @@
+"""The chapter pipeline: execute each chapters/*.md into its .ipynb, and check the pairs.
+
+    python -m tools.notebooks execute chapters/02_measuring_error.md [...]
+    python -m tools.notebooks check chapters/*.ipynb
+
+``execute`` reads a MyST Markdown notebook with jupytext, runs it top to bottom in a fresh
+kernel (working directory: the chapter's folder) and writes the paired ``.ipynb`` with its
+outputs and execution counts. No timing metadata is stored, so re-executing an unchanged
+chapter leaves the file byte-identical.
+
+``check`` fails when a pair's inputs differ (cell types, sources, tags) or when a code cell
+of an ``.ipynb`` has no stored execution count: nbval silently skips such a cell, so an
+unexecuted notebook would check nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+from nbclient import NotebookClient
+
+KERNEL = "python3"
+TIMEOUT_S = 600
+
+
+def paired_path(path: Path, suffix: str) -> Path:
+    return Path(path).with_suffix(suffix)
+
+
+def execute(md_path: Path) -> Path:
+    """Execute the notebook ``md_path`` in a fresh kernel; write and return its .ipynb."""
+    md_path = Path(md_path)
+    os.environ.pop("MPLBACKEND", None)  # the kernel inherits it; it needs the inline backend
+    nb = jupytext.read(md_path)
+    client = NotebookClient(
+        nb,
+        timeout=TIMEOUT_S,
+        kernel_name=KERNEL,
+        record_timing=False,
+        resources={"metadata": {"path": str(md_path.parent.resolve())}},
+    )
+    client.execute()
+    out = paired_path(md_path, ".ipynb")
+    jupytext.write(nb, out, fmt="ipynb")
+    return out
+
+
+def input_signature(nb) -> list[tuple[str, str, tuple[str, ...]]]:
+    """What defines a notebook's inputs: each cell's type, source and tags."""
+    return [
+        (cell.cell_type, cell.source.strip(), tuple(cell.get("metadata", {}).get("tags", ())))
+        for cell in nb.cells
+    ]
+
+
+def compare_pair(md_path: Path, ipynb_path: Path) -> list[str]:
+    """Differences between the inputs of a .md notebook and its .ipynb (empty when equal)."""
+    ours = input_signature(jupytext.read(md_path))
+    theirs = input_signature(jupytext.read(ipynb_path))
+    problems = []
+    if len(ours) != len(theirs):
+        problems.append(f"{md_path.name} has {len(ours)} cells, {ipynb_path.name} {len(theirs)}")
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        for what, x, y in zip(("type", "source", "tags"), a, b):
+            if x != y:
+                problems.append(f"cell {i}: {what} differs between {md_path.name} and {ipynb_path.name}")
+    return problems
+
+
+def missing_execution_counts(ipynb_path: Path) -> list[int]:
+    """Indices of code cells that have no stored execution count (nbval would skip them)."""
+    nb = nbformat.read(ipynb_path, as_version=4)
+    return [
+        i
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code" and cell.source.strip() and cell.execution_count is None
+    ]
+
+
+def check(ipynb_paths: list[Path]) -> list[str]:
+    problems = []
+    for ipynb in map(Path, ipynb_paths):
+        md = paired_path(ipynb, ".md")
+        if not md.exists():
+            problems.append(f"{ipynb} has no paired {md.name}")
+        else:
+            problems += [f"{ipynb}: {p}" for p in compare_pair(md, ipynb)]
+        missing = missing_execution_counts(ipynb)
+        if missing:
+            problems.append(f"{ipynb}: code cells {missing} have no execution count; run make notebooks")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("execute").add_argument("paths", nargs="+", type=Path)
+    sub.add_parser("check").add_argument("paths", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "execute":
+        for md in args.paths:
+            print(f"executing {md}", flush=True)
+            print(f"  wrote {execute(md)}")
+        return 0
+    problems = check(args.paths)
+    for p in problems:
+        print(p, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
