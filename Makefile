@@ -48,8 +48,8 @@ nbval: $(STAMP)
 	$(BIN)/python -m pytest $(NBVAL_FLAGS) $(CHAPTERS_IPYNB)
 
 lint: $(STAMP)
-	$(BIN)/ruff check nnlib tests tools benchmarks
-	$(BIN)/ruff format --check nnlib tests tools benchmarks
+	$(BIN)/ruff check nnlib tests tools
+	$(BIN)/ruff format --check nnlib tests tools
 
 ## make notebooks: re-create every chapters/*.ipynb from its .md and execute it in a fresh
 ## kernel, storing the outputs that nbval then verifies. Run after editing a chapter or nnlib.
@@ -61,7 +61,11 @@ notebook: $(STAMP)
 	$(BIN)/python -m tools.notebooks execute "$(NB)"
 
 ## make lab: open the chapters in JupyterLab (the .md files open as notebooks via jupytext).
+## JupyterLab is installed on first use only: building and testing the book do not need it.
+JUPYTERLAB := jupyterlab==4.6.6
 lab: $(STAMP)
+	$(BIN)/python -c "import jupyterlab" 2>/dev/null || \
+	  $(BIN)/python -m pip install --quiet --progress-bar off "$(JUPYTERLAB)"
 	$(BIN)/jupyter lab chapters/
 
 clean:

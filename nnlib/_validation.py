@@ -41,8 +41,7 @@ def check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str)
     """``a`` and ``b`` must have exactly the same shape (no silent broadcasting)."""
     if a.shape != b.shape:
         raise ValueError(
-            f"{name_b} must have the same shape as {name_a} {tuple(a.shape)}; "
-            f"got {tuple(b.shape)}"
+            f"{name_b} must have the same shape as {name_a} {tuple(a.shape)}; got {tuple(b.shape)}"
         )
 
 

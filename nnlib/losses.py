@@ -11,8 +11,8 @@ a loss is one entry there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch.autograd import Function
@@ -68,7 +68,8 @@ def _check_pair(
 
 # --- L1 -------------------------------------------------------------------------------------
 class _L1Loss(Function):
-    r"""l_i = |x_i - y_i|;  dl_i/dx_i = sign(x_i - y_i) (0 at x_i = y_i, as torch);  dl_i/dy_i = -dl_i/dx_i."""
+    r"""l_i = |x_i - y_i|;  dl_i/dx_i = sign(x_i - y_i), 0 at x_i = y_i as in torch;
+    dl_i/dy_i = -dl_i/dx_i."""
 
     @staticmethod
     def forward(ctx, input, target, reduction):

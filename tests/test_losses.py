@@ -27,7 +27,7 @@ def _compare(ours, theirs, x, y, reduction, **tol):
         weights = torch.linspace(-1.0, 2.0, out.numel(), dtype=out.dtype).reshape(out.shape)
         (out * weights.to(out.device)).sum().backward()
         results.append((out.detach(), xi.grad, yi.grad))
-    for ours_t, theirs_t in zip(*results):
+    for ours_t, theirs_t in zip(*results, strict=True):
         torch.testing.assert_close(ours_t, theirs_t, equal_nan=True, **tol)
     return results[0][0]
 
@@ -97,7 +97,9 @@ def test_extreme_values_match_torch(ours, theirs, value):
     x = torch.tensor([value, 0.0, -value])
     y = torch.zeros(3)
     for reduction in REDUCTIONS:
-        torch.testing.assert_close(ours(x, y, reduction=reduction), theirs(x, y, reduction=reduction))
+        torch.testing.assert_close(
+            ours(x, y, reduction=reduction), theirs(x, y, reduction=reduction)
+        )
 
 
 def test_l1_gradient_at_zero_error_is_zero_like_torch():
@@ -112,7 +114,7 @@ def test_gradcheck(fn, reduction):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(3, 4, dtype=torch.float64, generator=g, requires_grad=True)
     # keep |x - y| away from 0, where |.| has no derivative
-    y = (x.detach() + 0.5 * torch.sign(torch.randn(3, 4, dtype=torch.float64, generator=g)))
+    y = x.detach() + 0.5 * torch.sign(torch.randn(3, 4, dtype=torch.float64, generator=g))
     y.requires_grad_(True)
     assert gradcheck(lambda a, b: fn(a, b, reduction=reduction), (x, y))
     assert gradgradcheck(lambda a, b: fn(a, b, reduction=reduction), (x, y))
@@ -134,7 +136,8 @@ def test_registry_derivative_equals_autograd(name):
     torch.testing.assert_close(spec.elementwise_derivative(e.detach()), e.grad)
     torch_fn = getattr(F, spec.torch_name)
     torch.testing.assert_close(
-        spec.elementwise(e.detach()), torch_fn(e.detach(), torch.zeros(4, dtype=torch.float64), reduction="none")
+        spec.elementwise(e.detach()),
+        torch_fn(e.detach(), torch.zeros(4, dtype=torch.float64), reduction="none"),
     )
 
 
@@ -164,8 +167,9 @@ def test_cuda_matches_cpu(fn, dtype):
     x = torch.randn(1000, dtype=dtype, device="cuda")
     y = torch.randn(1000, dtype=dtype, device="cuda")
     torch.testing.assert_close(fn(x, y), torch_fn(x, y))
-    torch.testing.assert_close(fn(x, y).cpu().double(), fn(x.cpu().double(), y.cpu().double()),
-                               rtol=1e-2, atol=1e-2)
+    torch.testing.assert_close(
+        fn(x, y).cpu().double(), fn(x.cpu().double(), y.cpu().double()), rtol=1e-2, atol=1e-2
+    )
 
 
 @pytest.mark.parametrize("fn", [losses.l1_loss, losses.mse_loss], ids=IDS)
@@ -182,17 +186,25 @@ class TestErrors:
         assert str(info.value) == "target must have the same shape as input (3,); got (3, 1)"
 
     def test_integer_input(self, fn):
-        with pytest.raises(TypeError, match=r"^input must be a floating-point tensor .*got dtype torch.int64$"):
+        with pytest.raises(
+            TypeError, match=r"^input must be a floating-point tensor .*got dtype torch.int64$"
+        ):
             fn(torch.tensor([1, 2, 3]), torch.tensor([1.0, 2.0, 5.0]))
 
     def test_integer_target(self, fn):
-        with pytest.raises(TypeError, match=r"^target must be a floating-point tensor .*got dtype torch.int64$"):
+        with pytest.raises(
+            TypeError, match=r"^target must be a floating-point tensor .*got dtype torch.int64$"
+        ):
             fn(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([1, 2, 5]))
 
     def test_not_a_tensor(self, fn):
-        with pytest.raises(TypeError, match=r"^input must be a torch.Tensor; got \[1.0\] \(list\)$"):
+        with pytest.raises(
+            TypeError, match=r"^input must be a torch.Tensor; got \[1.0\] \(list\)$"
+        ):
             fn([1.0], torch.zeros(1))
 
     def test_different_devices(self, fn):
-        with pytest.raises(ValueError, match=r"^target must be on the same device as input \(cpu\); got meta$"):
+        with pytest.raises(
+            ValueError, match=r"^target must be on the same device as input \(cpu\); got meta$"
+        ):
             fn(torch.zeros(2), torch.zeros(2, device="meta"))

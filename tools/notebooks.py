@@ -65,10 +65,12 @@ def compare_pair(md_path: Path, ipynb_path: Path) -> list[str]:
     problems = []
     if len(ours) != len(theirs):
         problems.append(f"{md_path.name} has {len(ours)} cells, {ipynb_path.name} {len(theirs)}")
-    for i, (a, b) in enumerate(zip(ours, theirs)):
-        for what, x, y in zip(("type", "source", "tags"), a, b):
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=False)):
+        for what, x, y in zip(("type", "source", "tags"), a, b, strict=True):
             if x != y:
-                problems.append(f"cell {i}: {what} differs between {md_path.name} and {ipynb_path.name}")
+                problems.append(
+                    f"cell {i}: {what} differs between {md_path.name} and {ipynb_path.name}"
+                )
     return problems
 
 
@@ -92,7 +94,9 @@ def check(ipynb_paths: list[Path]) -> list[str]:
             problems += [f"{ipynb}: {p}" for p in compare_pair(md, ipynb)]
         missing = missing_execution_counts(ipynb)
         if missing:
-            problems.append(f"{ipynb}: code cells {missing} have no execution count; run make notebooks")
+            problems.append(
+                f"{ipynb}: code cells {missing} have no execution count; run make notebooks"
+            )
     return problems
 
 

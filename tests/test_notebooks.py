@@ -1,0 +1,291 @@
+"""The chapter pipeline: pairs in sync, notebooks executed, nbval and the book build strict.
+
+Each safeguard has a test that shows it fails when it should, on a copy in a temporary
+folder, so a broken safeguard cannot pass silently.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+import yaml
+
+from tools import notebooks
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = ROOT / "chapters"
+MDS = sorted(CHAPTERS.glob("*.md"))
+IPYNBS = sorted(CHAPTERS.glob("*.ipynb"))
+L1_CHAPTER = CHAPTERS / "02_measuring_error.ipynb"
+
+
+def _ids(paths):
+    return [p.stem for p in paths]
+
+
+def _toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                files.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(toc)
+    return files
+
+
+# --- the chapters as committed ---------------------------------------------------------------
+def test_there_are_chapters():
+    assert MDS, "no chapters/*.md found"
+
+
+def test_every_md_has_its_ipynb_and_back():
+    assert [p.stem for p in MDS] == [p.stem for p in IPYNBS]
+
+
+def test_every_chapter_is_in_the_table_of_contents():
+    assert sorted(f for f in _toc_files() if f.startswith("chapters/")) == [
+        f"chapters/{p.stem}" for p in MDS
+    ]
+
+
+@pytest.mark.parametrize("ipynb", IPYNBS, ids=_ids(IPYNBS))
+def test_pair_inputs_are_identical(ipynb):
+    assert notebooks.compare_pair(ipynb.with_suffix(".md"), ipynb) == []
+
+
+@pytest.mark.parametrize("ipynb", IPYNBS, ids=_ids(IPYNBS))
+def test_every_code_cell_has_a_stored_execution_count(ipynb):
+    assert notebooks.missing_execution_counts(ipynb) == []
+
+
+@pytest.mark.parametrize("ipynb", IPYNBS, ids=_ids(IPYNBS))
+def test_execution_counts_are_those_of_one_fresh_run(ipynb):
+    nb = nbformat.read(ipynb, as_version=4)
+    counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
+    assert counts == list(range(1, len(counts) + 1))
+
+
+@pytest.mark.parametrize("ipynb", IPYNBS, ids=_ids(IPYNBS))
+def test_outputs_are_comparable(ipynb):
+    """Only outputs nbval can compare reliably: PNG figures, no reprs that vary."""
+    nb = nbformat.read(ipynb, as_version=4)
+    varying = re.compile(r"grad_fn=<|device='|0x[0-9a-f]{6,}|/tmp/|/home/|/work/|/root/")
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        assert "execution" not in cell.metadata, f"cell {i} stores timing metadata"
+        for out in cell.outputs:
+            assert out.output_type != "error", f"cell {i} stored an error"
+            data = out.get("data", {})
+            assert "image/svg+xml" not in data, f"cell {i}: figures must be PNG"
+            text = out.get("text", "") + "".join(
+                v if isinstance(v, str) else "" for k, v in data.items() if k.startswith("text/")
+            )
+            assert not varying.search(text), f"cell {i} prints something that varies: {text!r}"
+            if out.get("name") == "stderr":
+                pytest.fail(f"cell {i} writes to stderr: {out.text!r}")
+        if cell.source.rstrip().endswith("plt.show()"):
+            assert any("image/png" in o.get("data", {}) for o in cell.outputs), (
+                f"cell {i} draws a figure but stored no PNG"
+            )
+
+
+def test_l1_chapter_prints_the_source_example():
+    text = L1_CHAPTER.read_text()
+    assert "tensor(0.6667, dtype=torch.float64)\\n" in text
+    assert "tensor(2., dtype=torch.float64)\\n" in text
+
+
+# --- each safeguard fails when it should ---------------------------------------------------
+def _edit_first(cells, predicate, edit):
+    for cell in cells:
+        if predicate(cell):
+            edit(cell)
+            return
+    raise AssertionError("no cell to edit")
+
+
+@pytest.mark.parametrize("change", ["source", "type", "tags", "cells"])
+def test_compare_pair_detects_each_kind_of_difference(tmp_path, change):
+    md = tmp_path / "chapter.md"
+    ipynb = tmp_path / "chapter.ipynb"
+    shutil.copy(L1_CHAPTER.with_suffix(".md"), md)
+    nb = jupytext.read(L1_CHAPTER)
+    is_code = lambda c: c.cell_type == "code"  # noqa: E731
+    if change == "source":
+        _edit_first(nb.cells, is_code, lambda c: setattr(c, "source", c.source + "\n1 + 1"))
+    elif change == "type":
+        _edit_first(nb.cells, is_code, lambda c: setattr(c, "cell_type", "markdown"))
+    elif change == "tags":
+        _edit_first(nb.cells, is_code, lambda c: c.metadata.update(tags=["hide-input"]))
+    else:
+        nb.cells.pop()
+    nbformat.write(nb, ipynb)
+    assert notebooks.compare_pair(md, ipynb) != []
+    assert notebooks.check([ipynb]) != []
+
+
+def test_missing_execution_counts_are_detected(tmp_path):
+    nb = nbformat.read(L1_CHAPTER, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.execution_count = None
+    copy = tmp_path / "unexecuted.ipynb"
+    nbformat.write(nb, copy)
+    assert notebooks.missing_execution_counts(copy) != []
+
+
+def _run_nbval(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval",
+            "--nbval-current-env",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            str(path),
+        ],
+        cwd=path.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _with_stored_l1_changed(nb) -> None:
+    """Change the stored 0.6667 of the L1 example to 0.6668."""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("name") == "stdout" and "tensor(0.6667" in out.text:
+                out.text = out.text.replace("tensor(0.6667", "tensor(0.6668")
+                return
+    raise AssertionError("stored L1 output not found")
+
+
+@pytest.mark.slow
+def test_strict_nbval_passes_unchanged_and_fails_on_one_changed_number(tmp_path):
+    same = tmp_path / "same" / "chapter.ipynb"
+    same.parent.mkdir()
+    shutil.copy(L1_CHAPTER, same)
+    result = _run_nbval(same)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    nb = nbformat.read(L1_CHAPTER, as_version=4)
+    _with_stored_l1_changed(nb)
+    changed = tmp_path / "changed" / "chapter.ipynb"
+    changed.parent.mkdir()
+    nbformat.write(nb, changed)
+    result = _run_nbval(changed)
+    assert result.returncode != 0
+    assert "0.6668" in result.stdout and "1 failed" in result.stdout
+
+
+@pytest.mark.slow
+def test_nbval_checks_nothing_in_an_unexecuted_conversion(tmp_path):
+    """Why the execution-count check exists: a notebook converted from Markdown without
+    executing it has no counts and no outputs, and strict nbval passes it while comparing
+    nothing. The pipeline's own check rejects it."""
+    copy = tmp_path / "chapter.ipynb"
+    shutil.copy(L1_CHAPTER.with_suffix(".md"), copy.with_suffix(".md"))
+    jupytext.write(jupytext.read(copy.with_suffix(".md")), copy, fmt="ipynb")
+    result = _run_nbval(copy)
+    assert result.returncode == 0, "nbval now fails unexecuted notebooks; revisit this test"
+    assert notebooks.missing_execution_counts(copy) != []
+    assert notebooks.check([copy]) != []
+
+
+def _mini_book(folder: Path, body: str) -> Path:
+    folder.mkdir()
+    (folder / "_config.yml").write_text(
+        'title: mini\nexecute:\n  execute_notebooks: "off"\nonly_build_toc_files: true\n'
+    )
+    (folder / "_toc.yml").write_text("format: jb-book\nroot: index\n")
+    (folder / "index.md").write_text(f"(top)=\n# Mini\n\n{body}\n")
+    return folder
+
+
+def _build(book: Path, out: Path | None = None) -> subprocess.CompletedProcess:
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb), "build", "-W", "-n", "--keep-going", str(book)]
+    if out is not None:
+        cmd += ["--path-output", str(out)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_book_build_fails_on_a_warning(tmp_path):
+    good = _build(_mini_book(tmp_path / "good", "See {ref}`top`."))
+    assert good.returncode == 0, good.stdout + good.stderr
+    bad = _build(_mini_book(tmp_path / "bad", "See {ref}`no-such-label`."))
+    assert bad.returncode != 0
+    assert "no-such-label" in bad.stdout + bad.stderr
+
+
+def _network_off_available() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _network_off_available(), reason="cannot drop the network (unshare -n)")
+def test_real_book_builds_with_no_network(tmp_path):
+    """The book, its config and stored outputs build with no network interface at all."""
+    jb = Path(sys.executable).with_name("jupyter-book")
+    result = subprocess.run(
+        [
+            "unshare",
+            "-n",
+            str(jb),
+            "build",
+            "-W",
+            "-n",
+            "--keep-going",
+            str(ROOT),
+            "--path-output",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    page = (tmp_path / "_build" / "html" / "chapters" / "02_measuring_error.html").read_text()
+    assert "tensor(0.6667, dtype=torch.float64)" in page
+    assert "tensor(2., dtype=torch.float64)" in page
+    assert (tmp_path / "_build" / "html" / "_static" / "mathjax" / "tex-chtml.js").exists()
+    assert not re.search(r'<script[^>]+src="https?://[^"]*mathjax', page)
+
+
+def test_book_config_renders_stored_outputs_only():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["execute"]["execute_notebooks"] == "off"
+    assert "chapters/*.md" in config["exclude_patterns"]
+    assert "sphinx-mathjax-offline" in config["sphinx"]["extra_extensions"]
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in readme and "make book" in readme
+    assert [
+        line for line in ci.splitlines() if line and not line.startswith(("#", "set ", "cd "))
+    ] == ["make test"]
