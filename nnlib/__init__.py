@@ -14,12 +14,20 @@ import random
 import numpy as np
 import torch
 
-from nnlib import losses, plot
+from nnlib import activations, losses, plot, pooling
 from nnlib._validation import check_int
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "get_device", "seed_everything", "losses", "plot"]
+__all__ = [
+    "__version__",
+    "get_device",
+    "seed_everything",
+    "activations",
+    "losses",
+    "plot",
+    "pooling",
+]
 
 _DEVICE_ENV = "NNLIB_DEVICE"
 

@@ -73,3 +73,49 @@ def check_int(
         hi = "inf" if maximum is None else str(maximum)
         raise ValueError(f"{name} must be in [{lo}, {hi}]; got {value}")
     return value
+
+
+def check_number(
+    value: object,
+    name: str,
+    *,
+    minimum: float | None = None,
+    strict_minimum: bool = False,
+) -> float:
+    """``value`` must be a finite real number, at least ``minimum`` (or above it if strict)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {_describe(value)}")
+    value = float(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{name} must be finite; got {value}")
+    if minimum is not None:
+        if strict_minimum and value <= minimum:
+            raise ValueError(f"{name} must be > {minimum:g}; got {value:g}")
+        if not strict_minimum and value < minimum:
+            raise ValueError(f"{name} must be >= {minimum:g}; got {value:g}")
+    return value
+
+
+def check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
+    """``value`` must be one of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {allowed}; got {value!r}")
+    return value
+
+
+def check_dim(dim: object, ndim: int, name: str = "dim") -> int:
+    """``dim`` must index a dimension of a tensor with ``ndim`` dimensions; returns it >= 0."""
+    check_int(dim, name)
+    size = max(ndim, 1)
+    if not -size <= dim < size:
+        raise ValueError(f"{name} must be in [{-size}, {size - 1}] for a {ndim}-d input; got {dim}")
+    return dim % size
+
+
+def check_not_inplace(inplace: object) -> None:
+    """nnlib ops are out-of-place; ``inplace`` exists only to mirror torch's signatures."""
+    if inplace is not False:
+        raise ValueError(
+            f"inplace must be False (nnlib ops never modify their input); got {inplace!r}"
+        )

@@ -1,12 +1,20 @@
-r"""Loss functions written from scratch, each a :class:`torch.autograd.Function`.
+r"""Loss functions written from scratch, verified against :mod:`torch.nn.functional`.
 
-Names and signatures follow :mod:`torch.nn.functional`, so ``nnlib.losses.l1_loss`` and
-``torch.nn.functional.l1_loss`` can be swapped and compared. Each forward sits next to a
-backward that spells out the derivative; the ``*_derivative`` functions give the same
-derivative as a plain function for plots.
+Names, signatures and ``reduction`` semantics ('none' | 'mean' | 'sum') follow PyTorch, so
+``nnlib.losses.l1_loss`` and ``torch.nn.functional.l1_loss`` can be swapped and compared.
 
-``REGRESSION_LOSSES`` is the registry the chapters read to draw figures and tables: adding
-a loss is one entry there.
+* Regression losses are functions :math:`\rho(e)` of the error :math:`e = x - y`. One
+  :class:`torch.autograd.Function`, ``_ErrorLoss``, applies any of them; each loss supplies
+  :math:`\rho` and :math:`\rho'` side by side (``_huber`` / ``_huber_prime``, ...), and the
+  backward is the chain rule :math:`\partial L/\partial x_i = \partial L/\partial \ell_i \cdot
+  \rho'(e_i)`.
+* Classification losses that need their own backward (hinge, multi-margin, binary
+  cross-entropy with and without logits, NLL) are Functions of their own. Cross-entropy is
+  ``nll_loss(log_softmax(x))`` plus label smoothing, and the focal loss is built on
+  ``binary_cross_entropy_with_logits``: their gradients come from those explicit backwards.
+
+``REGRESSION_LOSSES`` and ``CLASSIFICATION_LOSSES`` are the family's registries, which the
+chapters read for figures and tables.
 """
 
 from __future__ import annotations
@@ -19,22 +27,27 @@ from torch.autograd import Function
 
 from nnlib._validation import (
     check_floating,
+    check_int,
+    check_number,
     check_reduction,
     check_same_device,
     check_same_shape,
+    check_tensor,
 )
 
 __all__ = [
-    "l1_loss",
-    "mse_loss",
-    "l1_loss_derivative",
-    "mse_loss_derivative",
-    "LossSpec",
-    "REGRESSION_LOSSES",
-]
+    "l1_loss", "mse_loss", "huber_loss", "smooth_l1_loss", "pseudo_huber_loss",
+    "hinge_loss", "multi_margin_loss", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "nll_loss", "cross_entropy", "sigmoid_focal_loss",
+    "l1_loss_derivative", "mse_loss_derivative", "huber_loss_derivative",
+    "smooth_l1_loss_derivative", "pseudo_huber_loss_derivative",
+    "LossSpec", "REGRESSION_LOSSES", "CLASSIFICATION_LOSSES",
+]  # fmt: skip
 
 
-# --- reductions ----------------------------------------------------------------------------
+# ---------------------------------------------------------------------------------------------
+# Reductions and checks
+# ---------------------------------------------------------------------------------------------
 def _reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
     """Apply 'none' | 'mean' | 'sum' to an element-wise loss (torch's semantics)."""
     if reduction == "mean":
@@ -45,7 +58,7 @@ def _reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
 
 
 def _unreduce(grad_out: torch.Tensor, like: torch.Tensor, reduction: str) -> torch.Tensor:
-    """Gradient of the reduction: d(reduce(l))/dl_i, times the incoming gradient."""
+    """Gradient of the reduction, d(reduce(l))/dl_i, times the incoming gradient."""
     if reduction == "mean":
         return grad_out.expand_as(like) / like.numel()  # d(mean)/dl_i = 1/n
     if reduction == "sum":
@@ -66,34 +79,122 @@ def _check_pair(
     return input.to(dtype), target.to(dtype)
 
 
-# --- L1 -------------------------------------------------------------------------------------
-class _L1Loss(Function):
-    r"""l_i = |x_i - y_i|;  dl_i/dx_i = sign(x_i - y_i), 0 at x_i = y_i as in torch;
-    dl_i/dy_i = -dl_i/dx_i."""
+def _check_weight(weight, name: str, like: torch.Tensor, shape: tuple[int, ...] | None = None):
+    """An optional weight tensor: floating, on like's device, broadcastable (or ``shape``)."""
+    if weight is None:
+        return None
+    check_floating(weight, name)
+    check_same_device(like, weight, "input", name)
+    if shape is not None and tuple(weight.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}; got {tuple(weight.shape)}")
+    try:
+        torch.broadcast_shapes(weight.shape, like.shape)
+    except RuntimeError:
+        raise ValueError(
+            f"{name} must broadcast to the input's shape {tuple(like.shape)}; "
+            f"got {tuple(weight.shape)}"
+        ) from None
+    return weight.to(like.dtype)
+
+
+def _check_class_weight(weight, x: torch.Tensor):
+    """An optional per-class weight of shape (C,), C = x.shape[1]."""
+    if weight is None:
+        return None
+    check_floating(weight, "weight")
+    check_same_device(x, weight, "input", "weight")
+    if tuple(weight.shape) != (x.shape[1],):
+        raise ValueError(
+            f"weight must have shape ({x.shape[1]},) (one per class); got {tuple(weight.shape)}"
+        )
+    return weight.to(x.dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# Regression: losses of the error e = x - y
+# ---------------------------------------------------------------------------------------------
+class _ErrorLoss(Function):
+    """l_i = rho(e_i), e = x - y;  dl_i/dx_i = rho'(e_i);  dl_i/dy_i = -rho'(e_i)."""
 
     @staticmethod
-    def forward(ctx, input, target, reduction):
+    def forward(ctx, input, target, rho, rho_prime, reduction):
         ctx.save_for_backward(input, target)
-        ctx.reduction = reduction
-        return _reduce((input - target).abs(), reduction)
+        ctx.rho_prime, ctx.reduction = rho_prime, reduction
+        return _reduce(rho(input - target), reduction)
 
     @staticmethod
     def backward(ctx, grad_out):
         input, target = ctx.saved_tensors
-        grad = _unreduce(grad_out, input, ctx.reduction) * torch.sign(input - target)
-        return grad, -grad, None  # chain rule: dL/dx = dL/dl * dl/dx
+        grad = _unreduce(grad_out, input, ctx.reduction) * ctx.rho_prime(input - target)
+        return grad, -grad, None, None, None  # chain rule: dL/dx = dL/dl * dl/dx
 
 
-def l1_loss(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    r"""Mean absolute error (L1 loss) between ``input`` and ``target``.
+def _l1(e):
+    return e.abs()
 
+
+def _l1_prime(e):
+    return torch.sign(e)  # 0 at e = 0, as torch
+
+
+def _mse(e):
+    return e * e
+
+
+def _mse_prime(e):
+    return 2 * e
+
+
+def _huber(e, delta):
+    return torch.where(e.abs() < delta, 0.5 * e * e, delta * (e.abs() - 0.5 * delta))
+
+
+def _huber_prime(e, delta):
+    return e.clamp(-delta, delta)  # e inside [-delta, delta], +-delta outside
+
+
+def _smooth_l1(e, beta):
+    if beta == 0:
+        return e.abs()
+    return torch.where(e.abs() < beta, 0.5 * e * e / beta, e.abs() - 0.5 * beta)
+
+
+def _smooth_l1_prime(e, beta):
+    if beta == 0:
+        return torch.sign(e)
+    return (e / beta).clamp(-1, 1)
+
+
+def _pseudo_huber(e, delta):
+    return delta * delta * (torch.sqrt(1 + (e / delta) ** 2) - 1)
+
+
+def _pseudo_huber_prime(e, delta):
+    return e / torch.sqrt(1 + (e / delta) ** 2)
+
+
+def _error_loss(input, target, reduction, rho, rho_prime):
+    input, target = _check_pair(input, target, reduction)
+    return _ErrorLoss.apply(input, target, rho, rho_prime, reduction)
+
+
+def _error_derivative(input, target, rho_prime):
+    input, target = _check_pair(input, target, "none")
+    return rho_prime(input - target)
+
+
+_REDUCTION_MATH = r"""
     .. math::
-        \ell_i = |x_i - y_i|, \qquad
         \ell = \begin{cases}
             (\ell_1, \dots, \ell_N) & \text{reduction = 'none'} \\
             \frac{1}{N}\sum_i \ell_i & \text{reduction = 'mean'} \\
             \sum_i \ell_i & \text{reduction = 'sum'}
         \end{cases}
+"""
+
+
+def l1_loss(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    r"""Mean absolute error (L1 loss): :math:`\ell_i = |x_i - y_i|`, then reduced.
 
     Its gradient has the same size, :math:`\operatorname{sign}(x_i - y_i)`, for every error,
     large or small, so outliers pull no harder than other points. Use it for regression when
@@ -114,43 +215,11 @@ def l1_loss(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean") 
         >>> l1_loss(x, y), l1_loss(x, y, reduction="sum")
         (tensor(0.6667, dtype=torch.float64), tensor(2., dtype=torch.float64))
     """
-    input, target = _check_pair(input, target, reduction)
-    return _L1Loss.apply(input, target, reduction)
-
-
-def l1_loss_derivative(input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    r"""Element-wise :math:`\partial \ell_i / \partial x_i = \operatorname{sign}(x_i - y_i)`."""
-    input, target = _check_pair(input, target, "none")
-    return torch.sign(input - target)
-
-
-# --- MSE ------------------------------------------------------------------------------------
-class _MSELoss(Function):
-    r"""l_i = (x_i - y_i)^2;  dl_i/dx_i = 2 (x_i - y_i);  dl_i/dy_i = -dl_i/dx_i."""
-
-    @staticmethod
-    def forward(ctx, input, target, reduction):
-        ctx.save_for_backward(input, target)
-        ctx.reduction = reduction
-        return _reduce((input - target) ** 2, reduction)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        input, target = ctx.saved_tensors
-        grad = _unreduce(grad_out, input, ctx.reduction) * 2 * (input - target)
-        return grad, -grad, None
+    return _error_loss(input, target, reduction, _l1, _l1_prime)
 
 
 def mse_loss(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    r"""Mean squared error (squared L2 loss) between ``input`` and ``target``.
-
-    .. math::
-        \ell_i = (x_i - y_i)^2, \qquad
-        \ell = \begin{cases}
-            (\ell_1, \dots, \ell_N) & \text{reduction = 'none'} \\
-            \frac{1}{N}\sum_i \ell_i & \text{reduction = 'mean'} \\
-            \sum_i \ell_i & \text{reduction = 'sum'}
-        \end{cases}
+    r"""Mean squared error: :math:`\ell_i = (x_i - y_i)^2`, then reduced.
 
     Smooth everywhere; its gradient :math:`2(x_i - y_i)` shrinks as the error shrinks and
     grows with it, so large errors (outliers) dominate. Use it for regression when errors
@@ -170,17 +239,502 @@ def mse_loss(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean")
         >>> mse_loss(x, y), mse_loss(x, y, reduction="sum")
         (tensor(1.3333, dtype=torch.float64), tensor(4., dtype=torch.float64))
     """
-    input, target = _check_pair(input, target, reduction)
-    return _MSELoss.apply(input, target, reduction)
+    return _error_loss(input, target, reduction, _mse, _mse_prime)
+
+
+def huber_loss(
+    input: torch.Tensor, target: torch.Tensor, reduction: str = "mean", delta: float = 1.0
+) -> torch.Tensor:
+    r"""Huber loss: quadratic for small errors, linear for large ones.
+
+    .. math::
+        \ell_i = \begin{cases} \tfrac12 e_i^2 & |e_i| < \delta \\
+        \delta\,(|e_i| - \tfrac12\delta) & \text{otherwise} \end{cases},
+        \qquad \frac{\partial \ell_i}{\partial x_i} = \operatorname{clamp}(e_i, -\delta, \delta)
+
+    Behaves like MSE near zero (smooth, shrinking gradient) and like :math:`\delta\cdot`L1 for
+    outliers (gradient bounded by :math:`\delta`). ``delta`` must be positive.
+
+    Shape: input :math:`(*)`, target :math:`(*)`; a scalar, or :math:`(*)` for 'none'.
+    """
+    delta = check_number(delta, "delta", minimum=0, strict_minimum=True)
+    return _error_loss(
+        input, target, reduction, lambda e: _huber(e, delta), lambda e: _huber_prime(e, delta)
+    )
+
+
+def smooth_l1_loss(
+    input: torch.Tensor, target: torch.Tensor, reduction: str = "mean", beta: float = 1.0
+) -> torch.Tensor:
+    r"""Smooth L1 loss: Huber divided by ``beta`` (``delta = beta``).
+
+    .. math::
+        \ell_i = \begin{cases} 0.5\, e_i^2 / \beta & |e_i| < \beta \\
+        |e_i| - 0.5\,\beta & \text{otherwise} \end{cases}
+
+    The linear part has slope 1 whatever ``beta``; ``beta = 0`` is exactly L1. ``beta`` must
+    be non-negative. Shape as :func:`l1_loss`.
+    """
+    beta = check_number(beta, "beta", minimum=0)
+    return _error_loss(
+        input, target, reduction,
+        lambda e: _smooth_l1(e, beta), lambda e: _smooth_l1_prime(e, beta),
+    )  # fmt: skip
+
+
+def pseudo_huber_loss(
+    input: torch.Tensor, target: torch.Tensor, reduction: str = "mean", delta: float = 1.0
+) -> torch.Tensor:
+    r"""Pseudo-Huber loss, a smooth Huber: :math:`\delta^2(\sqrt{1 + (e/\delta)^2} - 1)`.
+
+    Every derivative is continuous; the gradient :math:`e / \sqrt{1 + (e/\delta)^2}` tends to
+    :math:`\pm\delta` for large errors. Not in PyTorch; checked against its formula and
+    against Huber's limits. ``delta`` must be positive. Shape as :func:`l1_loss`.
+    """
+    delta = check_number(delta, "delta", minimum=0, strict_minimum=True)
+    return _error_loss(
+        input, target, reduction,
+        lambda e: _pseudo_huber(e, delta), lambda e: _pseudo_huber_prime(e, delta),
+    )  # fmt: skip
+
+
+def l1_loss_derivative(input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    r"""Element-wise :math:`\partial \ell_i / \partial x_i = \operatorname{sign}(x_i - y_i)`."""
+    return _error_derivative(input, target, _l1_prime)
 
 
 def mse_loss_derivative(input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     r"""Element-wise :math:`\partial \ell_i / \partial x_i = 2 (x_i - y_i)`."""
-    input, target = _check_pair(input, target, "none")
-    return 2 * (input - target)
+    return _error_derivative(input, target, _mse_prime)
 
 
-# --- registry -------------------------------------------------------------------------------
+def huber_loss_derivative(input, target, delta: float = 1.0) -> torch.Tensor:
+    r"""Element-wise :math:`\operatorname{clamp}(x_i - y_i, -\delta, \delta)`."""
+    delta = check_number(delta, "delta", minimum=0, strict_minimum=True)
+    return _error_derivative(input, target, lambda e: _huber_prime(e, delta))
+
+
+def smooth_l1_loss_derivative(input, target, beta: float = 1.0) -> torch.Tensor:
+    r"""Element-wise :math:`\operatorname{clamp}((x_i - y_i)/\beta, -1, 1)`."""
+    beta = check_number(beta, "beta", minimum=0)
+    return _error_derivative(input, target, lambda e: _smooth_l1_prime(e, beta))
+
+
+def pseudo_huber_loss_derivative(input, target, delta: float = 1.0) -> torch.Tensor:
+    r"""Element-wise :math:`e_i / \sqrt{1 + (e_i/\delta)^2}`."""
+    delta = check_number(delta, "delta", minimum=0, strict_minimum=True)
+    return _error_derivative(input, target, lambda e: _pseudo_huber_prime(e, delta))
+
+
+# ---------------------------------------------------------------------------------------------
+# Margin losses
+# ---------------------------------------------------------------------------------------------
+class _Hinge(Function):
+    """l_i = max(0, m - y_i x_i);  dl_i/dx_i = -y_i where m - y_i x_i > 0, else 0."""
+
+    @staticmethod
+    def forward(ctx, input, target, margin, reduction):
+        ctx.save_for_backward(input, target)
+        ctx.margin, ctx.reduction = margin, reduction
+        return _reduce((margin - target * input).clamp(min=0), reduction)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        input, target = ctx.saved_tensors
+        active = (ctx.margin - target * input) > 0
+        grad = _unreduce(grad_out, input, ctx.reduction) * torch.where(
+            active, -target, torch.zeros_like(target)
+        )
+        return grad, None, None, None
+
+
+def hinge_loss(
+    input: torch.Tensor, target: torch.Tensor, margin: float = 1.0, reduction: str = "mean"
+) -> torch.Tensor:
+    r"""Binary hinge loss (the linear SVM's), :math:`\ell_i = \max(0, m - y_i x_i)`.
+
+    ``input`` holds raw scores, ``target`` the labels :math:`-1` or :math:`+1`. Points
+    classified correctly with a margin of at least :math:`m` cost nothing and give no
+    gradient. (PyTorch has no binary hinge loss; ``hinge_embedding_loss`` is a different one.)
+
+    Shape: input :math:`(*)`, target :math:`(*)` with values in {-1, +1}.
+    """
+    input, target = _check_pair(input, target, reduction)
+    margin = check_number(margin, "margin")
+    if not bool(((target == 1) | (target == -1)).all()):
+        raise ValueError("target must contain only -1 and +1 (class labels for hinge_loss)")
+    return _Hinge.apply(input, target, margin, reduction)
+
+
+def _check_class_target(target, input, class_dim, name="target", ignore_index=None):
+    """Class-index target: integer dtype, shape = input's without the class dim, in range."""
+    check_tensor(target, name)
+    if target.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
+        raise TypeError(
+            f"{name} must be an integer tensor of class indices; got dtype {target.dtype}"
+        )
+    expected = tuple(input.shape[:class_dim]) + tuple(input.shape[class_dim + 1 :])
+    if tuple(target.shape) != expected:
+        raise ValueError(
+            f"{name} must have shape {expected} (input's shape without the class dim); "
+            f"got {tuple(target.shape)}"
+        )
+    check_same_device(input, target, "input", name)
+    classes = input.shape[class_dim]
+    valid = target if ignore_index is None else target[target != ignore_index]
+    if valid.numel() and (int(valid.min()) < 0 or int(valid.max()) >= classes):
+        bad = int(valid.min()) if int(valid.min()) < 0 else int(valid.max())
+        raise ValueError(f"{name} must hold class indices in [0, {classes - 1}]; got {bad}")
+    return target.long()
+
+
+class _MultiMargin(Function):
+    """l_n = sum_{i != y} w_y max(0, m - x_y + x_i)^p / C;  gradients +-p w_y h^{p-1} / C."""
+
+    @staticmethod
+    def forward(ctx, input, target, p, margin, weight, reduction):
+        x_y = input.gather(1, target.unsqueeze(1))
+        h = (margin - x_y + input).clamp(min=0)
+        h = h.scatter(1, target.unsqueeze(1), 0.0)  # the true class is not summed
+        w = 1.0 if weight is None else weight[target].unsqueeze(1)
+        per_sample = (w * h**p).sum(dim=1) / input.shape[1]
+        ctx.save_for_backward(input, target, h, *(() if weight is None else (weight,)))
+        ctx.p, ctx.reduction = p, reduction
+        return _reduce(per_sample, reduction)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        input, target, h, *weight = ctx.saved_tensors
+        w = 1.0 if not weight else weight[0][target].unsqueeze(1)
+        g = _unreduce(grad_out, h[:, 0], ctx.reduction).unsqueeze(1)
+        slope = (h > 0).to(h.dtype) if ctx.p == 1 else 2 * h
+        d = g * w * slope / input.shape[1]  # d l / d x_i for i != y
+        d_true = -d.sum(dim=1, keepdim=True)  # x_y appears in every term with a minus sign
+        return d.scatter(1, target.unsqueeze(1), d_true), None, None, None, None, None
+
+
+def multi_margin_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    p: int = 1,
+    margin: float = 1.0,
+    weight: torch.Tensor | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Multi-class hinge loss (Weston-Watkins style, as ``torch.nn.MultiMarginLoss``).
+
+    .. math:: \ell_n = \frac{1}{C}\sum_{i \ne y_n} w_{y_n} \max(0, m - x_{n,y_n} + x_{n,i})^p
+
+    Shape: input :math:`(N, C)` or :math:`(C)`, target :math:`(N)` or :math:`()` class
+    indices; ``p`` is 1 or 2; ``weight`` one per class, :math:`(C)`.
+    """
+    check_floating(input, "input")
+    check_reduction(reduction)
+    if p not in (1, 2) or isinstance(p, bool):
+        raise ValueError(f"p must be 1 or 2; got {p!r}")
+    margin = check_number(margin, "margin")
+    if input.dim() not in (1, 2):
+        raise ValueError(f"input must be 1-d (C) or 2-d (N, C); got shape {tuple(input.shape)}")
+    squeeze = input.dim() == 1
+    x = input.unsqueeze(0) if squeeze else input
+    t = _check_class_target(target.unsqueeze(0) if squeeze else target, x, 1)
+    weight = _check_class_weight(weight, x)
+    out = _MultiMargin.apply(x, t, p, margin, weight, reduction)
+    return out.squeeze(0) if squeeze and reduction == "none" else out
+
+
+# ---------------------------------------------------------------------------------------------
+# Binary cross-entropy
+# ---------------------------------------------------------------------------------------------
+class _BCE(Function):
+    """l = -w [y log p + (1-y) log(1-p)] (logs clamped at -100, as torch);
+    dl/dp = w (p - y) / max(p (1 - p), 1e-12);  dl/dy = w (log(1 - p) - log p)."""
+
+    @staticmethod
+    def forward(ctx, p, y, weight, reduction):
+        log_p, log_1mp = torch.log(p).clamp(min=-100), torch.log1p(-p).clamp(min=-100)
+        loss = -(y * log_p + (1 - y) * log_1mp)
+        if weight is not None:
+            loss = loss * weight
+        ctx.save_for_backward(p, y, *(() if weight is None else (weight,)))
+        ctx.reduction = reduction
+        return _reduce(loss, reduction)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        p, y, *weight = ctx.saved_tensors
+        g = _unreduce(grad_out, p, ctx.reduction)
+        if weight:
+            g = g * weight[0]
+        grad_p = g * (p - y) / (p * (1 - p)).clamp(min=1e-12)  # torch's EPSILON
+        grad_y = g * (torch.log1p(-p) - torch.log(p))  # unclamped, exactly as torch
+        return grad_p, grad_y, None, None
+
+
+def binary_cross_entropy(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Binary cross-entropy (log loss) between probabilities ``input`` and ``target``.
+
+    .. math:: \ell_i = -w_i\,[\,y_i \log x_i + (1 - y_i) \log(1 - x_i)\,]
+
+    ``input`` must hold probabilities in [0, 1] (apply a sigmoid first, or better use
+    :func:`binary_cross_entropy_with_logits` on the logits); ``target`` holds floats in
+    [0, 1]. As in PyTorch each log is clamped at -100, so ``input`` 0 or 1 gives a finite
+    loss. Shape: input, target :math:`(*)`; ``weight`` broadcastable to them.
+    """
+    input, target = _check_pair(input, target, reduction)
+    if input.numel() and not bool(((input >= 0) & (input <= 1)).all()):
+        raise ValueError(
+            "input must hold probabilities in [0, 1]; got values outside it "
+            "(pass logits to binary_cross_entropy_with_logits instead)"
+        )
+    weight = _check_weight(weight, "weight", input)
+    return _BCE.apply(input, target, weight, reduction)
+
+
+def _softplus(x: torch.Tensor) -> torch.Tensor:
+    """log(1 + e^x) without overflow."""
+    return x.clamp(min=0) + torch.log1p(torch.exp(-x.abs()))
+
+
+def _sigmoid(x: torch.Tensor) -> torch.Tensor:
+    e = torch.exp(-x.abs())
+    return torch.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class _BCEWithLogits(Function):
+    """l = w [q y softplus(-x) + (1-y) softplus(x)]   (q = pos_weight; -log sigma(x) = softplus(-x))
+    dl/dx = w [(q y + 1 - y) sigma(x) - q y];  dl/dy = w [q softplus(-x) - softplus(x)]."""
+
+    @staticmethod
+    def forward(ctx, x, y, weight, pos_weight, reduction):
+        q = 1.0 if pos_weight is None else pos_weight
+        loss = q * y * _softplus(-x) + (1 - y) * _softplus(x)
+        if weight is not None:
+            loss = loss * weight
+        saved = (x, y) + tuple(t for t in (weight, pos_weight) if t is not None)
+        ctx.save_for_backward(*saved)
+        ctx.has = (weight is not None, pos_weight is not None)
+        ctx.reduction = reduction
+        return _reduce(loss, reduction)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, y, *rest = ctx.saved_tensors
+        weight = rest.pop(0) if ctx.has[0] else None
+        q = rest.pop(0) if ctx.has[1] else 1.0
+        g = _unreduce(grad_out, x, ctx.reduction)
+        if weight is not None:
+            g = g * weight
+        grad_x = g * ((q * y + 1 - y) * _sigmoid(x) - q * y)
+        grad_y = g * (q * _softplus(-x) - _softplus(x))
+        return grad_x, grad_y, None, None, None
+
+
+def binary_cross_entropy_with_logits(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    reduction: str = "mean",
+    pos_weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    r"""Binary cross-entropy on logits: sigmoid and log loss fused, stable for any logit.
+
+    .. math::
+        \ell_i = -w_i\,[\,q\,y_i \log\sigma(x_i) + (1 - y_i)\log(1 - \sigma(x_i))\,]
+               = w_i\,[\,q\,y_i\,\operatorname{softplus}(-x_i)
+                  + (1 - y_i)\operatorname{softplus}(x_i)\,]
+
+    The softplus form never evaluates :math:`\log 0`, so logits of :math:`\pm 10^4` give the
+    exact loss; the gradient is :math:`w(\sigma(x) - y)` when :math:`q = 1`. ``pos_weight``
+    :math:`q` multiplies the positive term, one value per class (last dim), to rebalance
+    rare positives. Shape: input, target :math:`(*)`; ``weight`` broadcastable;
+    ``pos_weight`` broadcastable along the last dim.
+    """
+    input, target = _check_pair(input, target, reduction)
+    weight = _check_weight(weight, "weight", input)
+    pos_weight = _check_weight(pos_weight, "pos_weight", input)
+    return _BCEWithLogits.apply(input, target, weight, pos_weight, reduction)
+
+
+# ---------------------------------------------------------------------------------------------
+# NLL, cross-entropy, focal loss
+# ---------------------------------------------------------------------------------------------
+class _NLL(Function):
+    """l_n = -w_{y_n} x_{n, y_n} (0 if y_n is ignored);  mean divides by sum of w_{y_n};
+    dl/dx_{n,c} = -w_{y_n} [c = y_n] (/ total weight for the mean)."""
+
+    @staticmethod
+    def forward(ctx, x, target, weight, ignore_index, reduction):
+        keep = target != ignore_index
+        safe = torch.where(keep, target, torch.zeros_like(target))
+        w = torch.ones(x.shape[1], dtype=x.dtype, device=x.device) if weight is None else weight
+        w_n = w[safe] * keep  # each sample's weight; 0 for ignored ones
+        picked = x.gather(1, safe.unsqueeze(1)).squeeze(1)
+        loss = -w_n * picked
+        total = w_n.sum()
+        ctx.save_for_backward(safe, w_n, total)
+        ctx.reduction, ctx.shape = reduction, x.shape
+        if reduction == "mean":
+            return loss.sum() / total  # nan when every target is ignored, as torch
+        return _reduce(loss, reduction)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        safe, w_n, total = ctx.saved_tensors
+        if ctx.reduction == "mean":
+            g = grad_out / total * w_n
+        elif ctx.reduction == "sum":
+            g = grad_out * w_n
+        else:
+            g = grad_out * w_n
+        grad = g.new_zeros(ctx.shape).scatter(1, safe.unsqueeze(1), -g.unsqueeze(1))
+        return grad, None, None, None, None
+
+
+def _class_dim_input(input: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    """(C,) -> (1, C); (N, C, ...) unchanged. Returns the view and whether it was unbatched."""
+    check_floating(input, "input")
+    if input.dim() == 0:
+        raise ValueError("input must have a class dimension: shape (C), (N, C) or (N, C, d1, ...)")
+    if input.dim() == 1:
+        return input.unsqueeze(0), True
+    return input, False
+
+
+def nll_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Negative log-likelihood of class indices, given log-probabilities ``input``.
+
+    .. math::
+        \ell_n = -w_{y_n} x_{n, y_n}, \qquad
+        \text{mean} = \sum_n \ell_n \Big/ \sum_{n: y_n \ne \text{ignore}} w_{y_n}
+
+    Targets equal to ``ignore_index`` contribute nothing and are left out of the mean. With
+    ``weight`` the mean is a weighted mean, exactly as in PyTorch.
+
+    Shape: input :math:`(N, C)`, :math:`(C)` or :math:`(N, C, d_1, \dots)`; target
+    :math:`(N)`, :math:`()` or :math:`(N, d_1, \dots)` class indices; weight :math:`(C)`.
+    """
+    x, unbatched = _class_dim_input(input)
+    check_reduction(reduction)
+    check_int(ignore_index, "ignore_index")
+    t = _check_class_target(target.unsqueeze(0) if unbatched else target, x, 1,
+                            ignore_index=ignore_index)  # fmt: skip
+    weight = _check_class_weight(weight, x)
+    # (N, C, d1, ...) -> (N * d1 * ..., C): one row per prediction
+    rows = x.movedim(1, -1).reshape(-1, x.shape[1])
+    out = _NLL.apply(rows, t.reshape(-1), weight, ignore_index, reduction)
+    if reduction == "none":
+        return out.reshape(t.shape).squeeze(0) if unbatched else out.reshape(t.shape)
+    return out
+
+
+def cross_entropy(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> torch.Tensor:
+    r"""Cross-entropy between logits ``input`` and class-index or probability ``target``.
+
+    Class indices: ``nll_loss(log_softmax(input, dim=1), target, weight, ignore_index)``;
+    with label smoothing :math:`\varepsilon` the loss is
+    :math:`(1-\varepsilon)\,\text{NLL} + \frac{\varepsilon}{C}\sum_c -w_c \log p_c`, the mean
+    of the smoothing term also taken over the weights of the kept targets (PyTorch's rule).
+
+    Probabilities (``target`` floating, same shape as ``input``):
+    :math:`\ell_n = -\sum_c w_c\, \tilde y_{n,c} \log p_{n,c}` with
+    :math:`\tilde y = (1-\varepsilon) y + \varepsilon / C`; the mean divides by the number of
+    predictions. ``ignore_index`` does not apply.
+
+    The gradient with respect to the logits is :math:`p - y` (softmax minus one-hot) for
+    one sample without weights or smoothing.
+
+    Shape: input :math:`(N, C)`, :math:`(C)` or :math:`(N, C, d_1, \dots)`; target as for
+    :func:`nll_loss`, or the input's shape for probabilities.
+    """
+    from nnlib.activations import log_softmax  # the library's own, with its explicit backward
+
+    x, unbatched = _class_dim_input(input)
+    check_reduction(reduction)
+    eps = check_number(label_smoothing, "label_smoothing", minimum=0)
+    if eps > 1:
+        raise ValueError(f"label_smoothing must be in [0, 1]; got {eps:g}")
+    check_tensor(target, "target")
+    t = target.unsqueeze(0) if unbatched else target
+    weight = _check_class_weight(weight, x)
+    classes = x.shape[1]
+    w = 1.0 if weight is None else weight.reshape((1, classes) + (1,) * (x.dim() - 2))
+    log_p = log_softmax(x, dim=1)
+
+    if t.is_floating_point():  # probability targets: -sum_c w_c y_c log p_c per prediction
+        check_same_shape(x, t, "input", "target (probabilities)")
+        check_same_device(x, t, "input", "target")
+        y = t.to(x.dtype) * (1 - eps) + eps / classes
+        out = _reduce(-(w * y * log_p).sum(dim=1), reduction)
+    else:  # class indices: NLL of the log-probabilities, plus the smoothing term
+        out = nll_loss(log_p, t, weight, ignore_index, reduction)
+        if eps > 0:
+            keep = t != ignore_index
+            smooth = -(w * log_p).sum(dim=1) * keep
+            if reduction == "mean":
+                kept_weight = keep.sum() if weight is None else weight[t[keep]].sum()
+                smooth = smooth.sum() / kept_weight
+            else:
+                smooth = _reduce(smooth, reduction)
+            out = (1 - eps) * out + eps / classes * smooth
+    return out.squeeze(0) if unbatched and reduction == "none" else out
+
+
+def sigmoid_focal_loss(
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    reduction: str = "none",
+) -> torch.Tensor:
+    r"""Focal loss (Lin et al., 2017) for binary targets, as ``torchvision.ops.sigmoid_focal_loss``.
+
+    .. math::
+        \ell_i = \alpha_t\,(1 - p_t)^\gamma\,\text{BCE}(x_i, y_i), \quad
+        p_t = p y + (1-p)(1-y),\ \alpha_t = \alpha y + (1-\alpha)(1-y),\ p = \sigma(x)
+
+    The factor :math:`(1-p_t)^\gamma` shrinks the loss of examples already classified well,
+    so the many easy negatives of an imbalanced problem do not swamp the rare positives.
+    ``alpha < 0`` disables the class weighting. Note the default ``reduction='none'``, as in
+    torchvision. Shape: inputs, targets :math:`(*)`.
+    """
+    from nnlib.activations import sigmoid
+
+    inputs, targets = _check_pair(inputs, targets, reduction)
+    alpha = check_number(alpha, "alpha")
+    if alpha > 1:
+        raise ValueError(f"alpha must be <= 1 (negative disables it); got {alpha:g}")
+    gamma = check_number(gamma, "gamma", minimum=0)
+    p = sigmoid(inputs)
+    ce = binary_cross_entropy_with_logits(inputs, targets, reduction="none")
+    p_t = p * targets + (1 - p) * (1 - targets)
+    loss = ce * (1 - p_t) ** gamma
+    if alpha >= 0:
+        loss = loss * (alpha * targets + (1 - alpha) * (1 - targets))
+    return _reduce(loss, reduction)
+
+
+# ---------------------------------------------------------------------------------------------
+# Registries
+# ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class LossSpec:
     """One regression loss: the function, its derivative, and facts the chapters tabulate."""
@@ -189,8 +743,8 @@ class LossSpec:
     function: Callable[..., torch.Tensor]
     derivative: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     formula: str  # LaTeX of the element-wise loss in terms of the error e = x - y
-    torch_name: str  # the torch.nn.functional counterpart
-    smooth: bool  # differentiable at e = 0
+    torch_name: str | None  # the torch.nn.functional counterpart, if any
+    smooth: bool  # continuously differentiable at e = 0
     gradient_bounded: bool  # |dl/dx| bounded for large errors (robust to outliers)
 
     def elementwise(self, error: torch.Tensor) -> torch.Tensor:
@@ -207,5 +761,29 @@ REGRESSION_LOSSES: dict[str, LossSpec] = {
     for spec in (
         LossSpec("l1", l1_loss, l1_loss_derivative, r"|e|", "l1_loss", False, True),
         LossSpec("mse", mse_loss, mse_loss_derivative, r"e^2", "mse_loss", True, False),
+        LossSpec("huber", huber_loss, huber_loss_derivative,
+                 r"\tfrac12 e^2 \text{ if } |e|<\delta \text{ else } \delta(|e| - \tfrac12\delta)",
+                 "huber_loss", True, True),
+        LossSpec("smooth_l1", smooth_l1_loss, smooth_l1_loss_derivative,
+                 r"\tfrac{e^2}{2\beta} \text{ if } |e|<\beta \text{ else } |e| - \tfrac{\beta}{2}",
+                 "smooth_l1_loss", True, True),
+        LossSpec("pseudo_huber", pseudo_huber_loss, pseudo_huber_loss_derivative,
+                 r"\delta^2(\sqrt{1 + (e/\delta)^2} - 1)", None, True, True),
     )
-}
+}  # fmt: skip
+
+#: Classification losses: name -> (function, torch counterpart's dotted name, target kind).
+CLASSIFICATION_LOSSES: dict[str, tuple[Callable[..., torch.Tensor], str | None, str]] = {
+    "hinge": (hinge_loss, None, "labels -1/+1, raw scores"),
+    "multi_margin": (multi_margin_loss, "torch.nn.functional.multi_margin_loss", "class index"),
+    "binary_cross_entropy": (
+        binary_cross_entropy, "torch.nn.functional.binary_cross_entropy", "probability 0..1"),
+    "binary_cross_entropy_with_logits": (
+        binary_cross_entropy_with_logits,
+        "torch.nn.functional.binary_cross_entropy_with_logits", "probability 0..1, logits"),
+    "nll": (nll_loss, "torch.nn.functional.nll_loss", "class index, log-probabilities"),
+    "cross_entropy": (
+        cross_entropy, "torch.nn.functional.cross_entropy", "class index or probabilities"),
+    "sigmoid_focal": (
+        sigmoid_focal_loss, "torchvision.ops.sigmoid_focal_loss", "probability 0..1, logits"),
+}  # fmt: skip

@@ -1,0 +1,295 @@
+r"""2-D max and average pooling written from scratch, with explicit backward passes.
+
+Same names and signatures as :func:`torch.nn.functional.max_pool2d` and
+:func:`~torch.nn.functional.avg_pool2d`. Both are vectorised: the input is padded once, a
+strided view (``as_strided``) exposes every pooling window as two extra dimensions, and the
+reduction runs over them; nothing loops over pixels.
+
+* Max pooling routes each output gradient to the position of its window's maximum (the
+  first one in row-major window order on ties, as PyTorch), by ``scatter_add``: windows
+  that overlap add up.
+* Average pooling spreads each output gradient equally, ``g / divisor``, over its window.
+
+Either way the gradient sum is conserved: :math:`\sum \partial L/\partial x =
+\sum \partial L/\partial y` for max pooling, and for average pooling when every window's
+divisor counts exactly its elements.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+from torch.autograd import Function
+
+from nnlib._validation import check_floating, check_int
+
+__all__ = ["max_pool2d", "avg_pool2d", "pool_output_size", "MaxPool2d", "AvgPool2d"]
+
+
+def _pair(value, name: str, minimum: int) -> tuple[int, int]:
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int or a pair of ints; got {value!r}")
+        return (
+            check_int(value[0], name, minimum=minimum),
+            check_int(value[1], name, minimum=minimum),
+        )
+    v = check_int(value, name, minimum=minimum)
+    return v, v
+
+
+def pool_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int,
+                     ceil_mode: bool) -> int:  # fmt: skip
+    """Output length along one axis, PyTorch's formula (``ceil_mode`` included).
+
+    floor_or_ceil((size + 2 padding - dilation (kernel - 1) - 1) / stride) + 1, where with
+    ceil_mode the last window must still start inside the input or its left padding.
+    """
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+class _Geometry(NamedTuple):
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    out: tuple[int, int]
+    padded: tuple[int, int]  # size of the padded plane the windows are cut from
+
+
+def _geometry(x, kernel_size, stride, padding, dilation, ceil_mode) -> _Geometry:
+    kernel = _pair(kernel_size, "kernel_size", 1)
+    stride = (
+        kernel if stride is None or stride == [] or stride == () else _pair(stride, "stride", 1)
+    )
+    padding = _pair(padding, "padding", 0)
+    dilation = _pair(dilation, "dilation", 1)
+    if not isinstance(ceil_mode, bool):
+        raise TypeError(f"ceil_mode must be a bool; got {ceil_mode!r}")
+    out, padded = [], []
+    for axis, size in zip(("height", "width"), x.shape[-2:], strict=True):
+        a = 0 if axis == "height" else 1
+        k, s, p, d = kernel[a], stride[a], padding[a], dilation[a]
+        effective = d * (k - 1) + 1
+        if 2 * p > effective:
+            raise ValueError(
+                f"padding must be at most half of the (dilated) kernel size {effective} along "
+                f"the {axis}; got padding={p}"
+            )
+        if effective > size + 2 * p:
+            raise ValueError(
+                f"kernel_size must fit in the padded input: the {axis} window spans "
+                f"{effective} but the padded {axis} is {size + 2 * p}"
+            )
+        o = pool_output_size(size, k, s, p, d, ceil_mode)
+        out.append(o)
+        padded.append(max(size + 2 * p, (o - 1) * s + effective))  # ceil_mode may need more
+    return _Geometry(kernel, stride, padding, dilation, tuple(out), tuple(padded))
+
+
+def _windows(x: torch.Tensor, g: _Geometry, fill: float) -> torch.Tensor:
+    """(N, C, H, W) -> strided view (N, C, out_h, out_w, k_h, k_w) of the padded input."""
+    n, c, h, w = x.shape
+    (ph, pw), (hp, wp) = g.padding, g.padded
+    padded = x.new_full((n, c, hp, wp), fill)
+    padded[:, :, ph : ph + h, pw : pw + w] = x
+    s0, s1, s2, s3 = padded.stride()
+    (sh, sw), (dh, dw) = g.stride, g.dilation
+    return padded.as_strided(
+        (n, c, g.out[0], g.out[1], g.kernel[0], g.kernel[1]),
+        (s0, s1, s2 * sh, s3 * sw, s2 * dh, s3 * dw),
+    )
+
+
+def _axis_positions(g: _Geometry, axis: int, size: int, device):
+    """Input coordinate of every (output index, kernel offset) along one axis, and the first
+    in-bounds coordinate of each window."""
+    o = torch.arange(g.out[axis], device=device).unsqueeze(1)
+    k = torch.arange(g.kernel[axis], device=device).unsqueeze(0)
+    pos = o * g.stride[axis] + k * g.dilation[axis] - g.padding[axis]  # (out, k)
+    first = torch.where(pos >= 0, pos, pos + g.dilation[axis] * g.kernel[axis] * size)
+    return pos, first.amin(dim=1).clamp(max=size - 1)
+
+
+class _MaxPool2d(Function):
+    """y = max over the window;  dL/dx[argmax] += dL/dy (0 elsewhere)."""
+
+    @staticmethod
+    def forward(ctx, x, g):
+        n, c, h, w = x.shape
+        win = _windows(x, g, float("-inf")).reshape(n, c, g.out[0], g.out[1], -1)
+        y, local = win.max(dim=-1)  # first maximum on ties; NaN wins, as torch
+        kh, kw = g.kernel
+        rows, first_row = _axis_positions(g, 0, h, x.device)
+        cols, first_col = _axis_positions(g, 1, w, x.device)
+        i, j = local // kw, local % kw
+        r = rows[torch.arange(g.out[0], device=x.device).view(-1, 1), i]
+        q = cols[torch.arange(g.out[1], device=x.device).view(1, -1), j]
+        # a window whose max is -inf may pick a padded cell: torch reports its first real cell
+        outside = (r < 0) | (r >= h) | (q < 0) | (q >= w)
+        r = torch.where(outside, first_row.view(-1, 1).expand_as(r), r)
+        q = torch.where(outside, first_col.view(1, -1).expand_as(q), q)
+        indices = r * w + q  # flat index into each (H, W) plane
+        ctx.save_for_backward(indices)
+        ctx.input_shape = x.shape
+        ctx.mark_non_differentiable(indices)
+        return y, indices
+
+    @staticmethod
+    def backward(ctx, grad_out, _grad_indices):
+        (indices,) = ctx.saved_tensors
+        n, c, h, w = ctx.input_shape
+        grad = grad_out.new_zeros(n, c, h * w)
+        grad = grad.scatter_add(2, indices.reshape(n, c, -1), grad_out.reshape(n, c, -1))
+        return grad.reshape(n, c, h, w), None
+
+
+def _avg_divisor(g: _Geometry, size_hw, count_include_pad: bool, override, device, dtype):
+    """Divisor of every output position, torch's rule: windows clipped to the padded input
+    (count_include_pad) or to the input itself."""
+    if override is not None:
+        return torch.tensor(float(override), dtype=dtype, device=device)
+    counts = []
+    for a in (0, 1):
+        start = torch.arange(g.out[a], device=device) * g.stride[a] - g.padding[a]
+        end = torch.clamp(start + g.kernel[a], max=size_hw[a] + g.padding[a])
+        pool = end - start
+        inside = torch.clamp(end, max=size_hw[a]) - torch.clamp(start, min=0)
+        counts.append(pool if count_include_pad else inside)
+    return (counts[0].view(-1, 1) * counts[1].view(1, -1)).to(dtype)
+
+
+class _AvgPool2d(Function):
+    """y = sum over the window / divisor;  dL/dx += dL/dy / divisor for every cell of the window."""
+
+    @staticmethod
+    def forward(ctx, x, g, divisor):
+        y = _windows(x, g, 0.0).sum(dim=(-2, -1)) / divisor
+        ctx.save_for_backward(divisor)
+        ctx.geometry, ctx.input_shape = g, x.shape
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (divisor,) = ctx.saved_tensors
+        g, (n, c, h, w) = ctx.geometry, ctx.input_shape
+        share = grad_out / divisor
+        (ph, pw), (hp, wp), (sh, sw), (kh, kw) = g.padding, g.padded, g.stride, g.kernel
+        grad = grad_out.new_zeros(n, c, hp, wp)
+        oh, ow = g.out
+        for i in range(kh):  # a loop over kernel offsets (k_h k_w of them), not over pixels
+            for j in range(kw):
+                grad[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw] += share
+        return grad[:, :, ph : ph + h, pw : pw + w], None, None
+
+
+def _as_batched(input: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    check_floating(input, "input")
+    if input.dim() not in (3, 4):
+        raise ValueError(
+            f"input must be 3-d (C, H, W) or 4-d (N, C, H, W); got shape {tuple(input.shape)}"
+        )
+    return (input.unsqueeze(0), True) if input.dim() == 3 else (input, False)
+
+
+def max_pool2d(
+    input: torch.Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
+    r"""2-D max pooling: each output is the maximum of a ``kernel_size`` window.
+
+    .. math::
+        y_{n,c,i,j} = \max_{a < k_h,\ b < k_w}
+            x_{n,c,\ s_h i + d_h a - p_h,\ s_w j + d_w b - p_w}
+
+    Padding counts as :math:`-\infty`. The backward pass sends each output's gradient to
+    the input position of its maximum only (ties: the first in row-major window order, as
+    PyTorch); overlapping windows add their gradients. ``return_indices`` also returns
+    those positions as flat indices into each :math:`H \times W` plane.
+
+    Shape: input :math:`(N, C, H, W)` or :math:`(C, H, W)`; output :math:`(N, C, H_{out},
+    W_{out})` with :math:`H_{out} = \lfloor (H + 2p - d(k-1) - 1)/s \rfloor + 1` (ceil with
+    ``ceil_mode``). ``stride`` defaults to ``kernel_size``; ``padding`` at most half the
+    (dilated) kernel.
+    """
+    x, unbatched = _as_batched(input)
+    g = _geometry(x, kernel_size, stride, padding, dilation, ceil_mode)
+    y, indices = _MaxPool2d.apply(x, g)
+    if unbatched:
+        y, indices = y.squeeze(0), indices.squeeze(0)
+    return (y, indices) if return_indices else y
+
+
+def avg_pool2d(
+    input: torch.Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> torch.Tensor:
+    r"""2-D average pooling: each output is the mean of a ``kernel_size`` window.
+
+    Padding counts as 0. The divisor is the window's size clipped to the padded input
+    (``count_include_pad=True``) or the number of real input cells in it (``False``), or
+    ``divisor_override``. The backward pass gives every cell of a window an equal share,
+    :math:`\partial L/\partial y / \text{divisor}`.
+
+    Shape: as :func:`max_pool2d` (no dilation).
+    """
+    x, unbatched = _as_batched(input)
+    g = _geometry(x, kernel_size, stride, padding, 1, ceil_mode)
+    if not isinstance(count_include_pad, bool):
+        raise TypeError(f"count_include_pad must be a bool; got {count_include_pad!r}")
+    if divisor_override is not None:
+        check_int(divisor_override, "divisor_override", minimum=1)
+    divisor = _avg_divisor(g, x.shape[-2:], count_include_pad, divisor_override, x.device, x.dtype)
+    y = _AvgPool2d.apply(x, g, divisor)
+    return y.squeeze(0) if unbatched else y
+
+
+class MaxPool2d(nn.Module):
+    """Module form of :func:`max_pool2d`."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+                 ceil_mode=False):  # fmt: skip
+        super().__init__()
+        self.kwargs = dict(
+            kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation,
+            ceil_mode=ceil_mode, return_indices=return_indices,
+        )  # fmt: skip
+
+    def forward(self, input):
+        return max_pool2d(input, **self.kwargs)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
+
+
+class AvgPool2d(nn.Module):
+    """Module form of :func:`avg_pool2d`."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True, divisor_override=None):  # fmt: skip
+        super().__init__()
+        self.kwargs = dict(kernel_size=kernel_size, stride=stride, padding=padding,
+                           ceil_mode=ceil_mode, count_include_pad=count_include_pad,
+                           divisor_override=divisor_override)  # fmt: skip
+
+    def forward(self, input):
+        return avg_pool2d(input, **self.kwargs)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
