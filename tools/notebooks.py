@@ -37,6 +37,8 @@ def execute(md_path: Path) -> Path:
     md_path = Path(md_path)
     os.environ.pop("MPLBACKEND", None)  # the kernel inherits it; it needs the inline backend
     nb = jupytext.read(md_path)
+    for i, cell in enumerate(nb.cells):  # deterministic ids: re-execution gives identical files
+        cell.id = f"cell-{i}"
     client = NotebookClient(
         nb,
         timeout=TIMEOUT_S,
