@@ -265,11 +265,11 @@ def prelu_derivative(input: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 
 
 class _RReLU(Function):
-    """f(x) = x if x >= 0 else a x, a the per-element slope;  f'(x) = 1 or a."""
+    """f(x) = x if x > 0 else a x, a the per-element slope;  f'(x) = 1 or a (a at 0, as torch)."""
 
     @staticmethod
     def forward(ctx, x, slopes):
-        factor = torch.where(x >= 0, torch.ones_like(x), slopes)
+        factor = torch.where(x > 0, torch.ones_like(x), slopes)
         ctx.save_for_backward(factor)
         return x * factor
 
@@ -296,7 +296,7 @@ def rrelu(
     *,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    r"""Randomized leaky ReLU: :math:`x` for :math:`x \ge 0`, else :math:`a x`.
+    r"""Randomized leaky ReLU: :math:`x` for :math:`x > 0`, else :math:`a x`.
 
     In training each element draws its own slope :math:`a \sim U(\text{lower}, \text{upper})`;
     in evaluation :math:`a = (\text{lower} + \text{upper}) / 2`. Pass a ``generator`` for
@@ -319,10 +319,10 @@ def rrelu(
 def rrelu_derivative(
     input: torch.Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3
 ) -> torch.Tensor:
-    """Evaluation-mode derivative: 1 where x >= 0, else (lower + upper) / 2."""
+    """Evaluation-mode derivative: 1 where x > 0, else (lower + upper) / 2."""
     x = check_floating(input, "input")
     lower, upper = _check_rrelu_bounds(lower, upper)
-    return torch.where(x >= 0, torch.ones_like(x), torch.full_like(x, (lower + upper) / 2))
+    return torch.where(x > 0, torch.ones_like(x), torch.full_like(x, (lower + upper) / 2))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -547,12 +547,17 @@ def mish_derivative(input: torch.Tensor) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------------
 # Softmax and log-softmax
 # ---------------------------------------------------------------------------------------------
+def _row_max(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """max along dim (keepdim); an empty tensor has nothing to shift."""
+    return x.amax(dim=dim, keepdim=True) if x.numel() else x.sum(dim=dim, keepdim=True)
+
+
 class _Softmax(Function):
     """s_i = e^{x_i} / sum_j e^{x_j};  dL/dx = s * (dL/ds - sum_j dL/ds_j s_j)."""
 
     @staticmethod
     def forward(ctx, x, dim):
-        z = torch.exp(x - x.amax(dim=dim, keepdim=True))  # shift: e^z <= 1, no overflow
+        z = torch.exp(x - _row_max(x, dim))  # shift: e^z <= 1, no overflow
         s = z / z.sum(dim=dim, keepdim=True)
         ctx.save_for_backward(s)
         ctx.dim = dim
@@ -570,7 +575,7 @@ class _LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, x, dim):
-        m = x.amax(dim=dim, keepdim=True)
+        m = _row_max(x, dim)
         y = x - m - torch.log(torch.exp(x - m).sum(dim=dim, keepdim=True))  # log-sum-exp
         ctx.save_for_backward(y)
         ctx.dim = dim
@@ -774,15 +779,16 @@ def _softmax_diag(x):
     return s * (1 - s)
 
 
-def _maxout_relu(x):
-    """Maxout with the two pieces (x, 0): ReLU, the registry's example of maxout."""
-    w = torch.tensor([[1.0], [0.0]], dtype=x.dtype, device=x.device)
-    return maxout(x.unsqueeze(-1), w, None, pieces=2).squeeze(-1)
+def _maxout_abs(x):
+    """Maxout with the pieces (0, -x, x): |x|, the registry's example of a maxout unit
+    (a non-monotone convex function no single ReLU unit can produce)."""
+    w = torch.tensor([[0.0], [-1.0], [1.0]], dtype=x.dtype, device=x.device)
+    return maxout(x.unsqueeze(-1), w, None, pieces=3).squeeze(-1)
 
 
-def _maxout_relu_derivative(x):
-    w = torch.tensor([[1.0], [0.0]], dtype=x.dtype, device=x.device)
-    return maxout_derivative(x.unsqueeze(-1), w, None, pieces=2).reshape(x.shape)
+def _maxout_abs_derivative(x):
+    w = torch.tensor([[0.0], [-1.0], [1.0]], dtype=x.dtype, device=x.device)
+    return maxout_derivative(x.unsqueeze(-1), w, None, pieces=3).reshape(x.shape)
 
 
 _F = torch.nn.functional
@@ -818,9 +824,9 @@ ACTIVATIONS: dict[str, ActivationSpec] = {
         _spec("softplus", "Softplus", r"\log(1 + e^x)", softplus, softplus_derivative,
               _F.softplus, "(0, inf)", False, "x -> -inf (towards 0)", 1.0, True, True),
         _spec("mish", "Mish", r"x \tanh(\log(1 + e^x))", mish, mish_derivative, _F.mish,
-              "[-0.3088, inf)", False, "x -> -inf (towards 0)", 1.0886, False, True),
-        _spec("maxout", "Maxout", r"\max_k (w_k x + b_k)", _maxout_relu,
-              _maxout_relu_derivative, _F.relu, "depends on the pieces", False,
+              "[-0.3088, inf)", False, "x -> -inf (towards 0)", 1.0885, False, True),
+        _spec("maxout", "Maxout", r"\max_k (w_k x + b_k)", _maxout_abs,
+              _maxout_abs_derivative, torch.abs, "depends on the pieces", False,
               "none (piecewise linear)", None, False, False),
         _spec("softmax", "Softmax", r"e^{x_i} / \sum_j e^{x_j}", _softmax_last, _softmax_diag,
               lambda x: torch.softmax(x, dim=-1), "(0, 1), sums to 1", False,

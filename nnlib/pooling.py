@@ -77,10 +77,10 @@ def _geometry(x, kernel_size, stride, padding, dilation, ceil_mode) -> _Geometry
         a = 0 if axis == "height" else 1
         k, s, p, d = kernel[a], stride[a], padding[a], dilation[a]
         effective = d * (k - 1) + 1
-        if 2 * p > effective:
+        if 2 * p > k:
             raise ValueError(
-                f"padding must be at most half of the (dilated) kernel size {effective} along "
-                f"the {axis}; got padding={p}"
+                f"padding must be at most half of kernel_size ({k}) along the {axis}; "
+                f"got padding={p}"
             )
         if effective > size + 2 * p:
             raise ValueError(
@@ -124,7 +124,11 @@ class _MaxPool2d(Function):
     def forward(ctx, x, g):
         n, c, h, w = x.shape
         win = _windows(x, g, float("-inf")).reshape(n, c, g.out[0], g.out[1], -1)
-        y, local = win.max(dim=-1)  # first maximum on ties; NaN wins, as torch
+        y, local = win.max(dim=-1)  # the first maximum on ties, as torch
+        if torch.isnan(y).any():  # torch keeps the *last* NaN of a window: match it
+            nan = win.isnan()
+            last_nan = nan.shape[-1] - 1 - nan.flip(-1).to(torch.uint8).argmax(dim=-1)
+            local = torch.where(nan.any(dim=-1), last_nan, local)
         kh, kw = g.kernel
         rows, first_row = _axis_positions(g, 0, h, x.device)
         cols, first_col = _axis_positions(g, 1, w, x.device)
@@ -220,8 +224,8 @@ def max_pool2d(
 
     Shape: input :math:`(N, C, H, W)` or :math:`(C, H, W)`; output :math:`(N, C, H_{out},
     W_{out})` with :math:`H_{out} = \lfloor (H + 2p - d(k-1) - 1)/s \rfloor + 1` (ceil with
-    ``ceil_mode``). ``stride`` defaults to ``kernel_size``; ``padding`` at most half the
-    (dilated) kernel.
+    ``ceil_mode``). ``stride`` defaults to ``kernel_size``; ``padding`` at most half of
+    ``kernel_size``.
     """
     x, unbatched = _as_batched(input)
     g = _geometry(x, kernel_size, stride, padding, dilation, ceil_mode)

@@ -208,3 +208,307 @@ class TestErrors:
             ValueError, match=r"^target must be on the same device as input \(cpu\); got meta$"
         ):
             fn(torch.zeros(2), torch.zeros(2, device="meta"))
+
+
+# =============================================================================================
+# Huber, SmoothL1, pseudo-Huber
+# =============================================================================================
+ROBUST = {
+    "huber(0.5)": (lambda x, y, r: losses.huber_loss(x, y, r, delta=0.5),
+                   lambda x, y, r: F.huber_loss(x, y, r, delta=0.5)),
+    "huber(2)": (lambda x, y, r: losses.huber_loss(x, y, r, delta=2.0),
+                 lambda x, y, r: F.huber_loss(x, y, r, delta=2.0)),
+    "smooth_l1(1)": (lambda x, y, r: losses.smooth_l1_loss(x, y, r),
+                     lambda x, y, r: F.smooth_l1_loss(x, y, reduction=r)),
+    "smooth_l1(0.3)": (lambda x, y, r: losses.smooth_l1_loss(x, y, r, beta=0.3),
+                       lambda x, y, r: F.smooth_l1_loss(x, y, reduction=r, beta=0.3)),
+    "smooth_l1(0)": (lambda x, y, r: losses.smooth_l1_loss(x, y, r, beta=0.0),
+                     lambda x, y, r: F.smooth_l1_loss(x, y, reduction=r, beta=0.0)),
+    "pseudo_huber(1.5)": (
+        lambda x, y, r: losses.pseudo_huber_loss(x, y, r, delta=1.5),
+        lambda x, y, r: losses._reduce(2.25 * (torch.sqrt(1 + ((x - y) / 1.5) ** 2) - 1), r)),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(ROBUST))
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@settings(max_examples=25, deadline=None)
+@given(shape=shapes, dtype=st.sampled_from([torch.float32, torch.float64]),
+       scale=st.sampled_from([0.1, 1.0, 100.0]), seed=st.integers(0, 2**16))  # fmt: skip
+def test_robust_losses_match_torch(name, reduction, shape, dtype, scale, seed):
+    ours, theirs = ROBUST[name]
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(shape, generator=g, dtype=dtype) * scale
+    y = torch.randn(shape, generator=g, dtype=dtype) * scale
+    _compare(lambda a, b, reduction: ours(a, b, reduction),
+             lambda a, b, reduction: theirs(a, b, reduction), x, y, reduction, **TOL[dtype])  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["huber", "smooth_l1", "pseudo_huber", "l1", "mse"])
+def test_regression_registry_derivatives_and_gradchecks(name):
+    spec = losses.REGRESSION_LOSSES[name]
+    e = torch.tensor([-30.0, -1.7, -0.4, 0.3, 0.9, 1.2, 25.0], dtype=torch.float64)
+    e.requires_grad_(True)
+    (grad,) = torch.autograd.grad(spec.elementwise(e).sum(), e)
+    torch.testing.assert_close(spec.elementwise_derivative(e.detach()), grad)
+    y = torch.zeros(7, dtype=torch.float64, requires_grad=True)
+    assert gradcheck(lambda a, b: spec.function(a, b), (e, y))
+    assert gradgradcheck(lambda a, b: spec.function(a, b), (e, y))
+    bounded = spec.elementwise_derivative(torch.tensor([1e6], dtype=torch.float64)).abs() < 10
+    assert bool(bounded) == spec.gradient_bounded
+
+
+def test_pseudo_huber_limits():
+    e = torch.tensor([1e-4, 1e4], dtype=torch.float64)
+    z = torch.zeros(2, dtype=torch.float64)
+    loss = losses.pseudo_huber_loss(e, z, "none", delta=2.0)
+    assert loss[0].item() == pytest.approx(0.5 * 1e-8, rel=1e-6)  # ~ e^2 / 2 near 0
+    assert loss[1].item() == pytest.approx(2.0 * 1e4, rel=1e-3)  # ~ delta |e| far out
+
+
+# =============================================================================================
+# Classification
+# =============================================================================================
+def _grad_pair(ours, theirs, inputs, wrt):
+    """Values and gradients of ours(*inputs) and theirs(*inputs) w.r.t. inputs[i] for i in wrt."""
+    out = []
+    for fn in (ours, theirs):
+        args = [a.detach().clone().requires_grad_(i in wrt) if torch.is_tensor(a) else a
+                for i, a in enumerate(inputs)]  # fmt: skip
+        value = fn(*args)
+        scale = torch.linspace(0.5, 1.5, value.numel(), dtype=value.dtype).reshape(value.shape)
+        grads = torch.autograd.grad((value * scale).sum(), [args[i] for i in wrt])
+        out.append((value.detach(), *grads))
+    return out
+
+
+@st.composite
+def class_problems(draw):
+    n = draw(st.integers(1, 5))
+    c = draw(st.integers(1, 5))
+    extra = tuple(draw(st.lists(st.integers(1, 3), max_size=2)))
+    unbatched = draw(st.booleans()) and not extra
+    seed = draw(st.integers(0, 2**16))
+    g = torch.Generator().manual_seed(seed)
+    dtype = draw(st.sampled_from([torch.float32, torch.float64]))
+    x = torch.randn((c,) if unbatched else (n, c) + extra, generator=g, dtype=dtype) * 3
+    t = torch.randint(0, c, () if unbatched else (n,) + extra, generator=g)
+    if draw(st.booleans()) and t.numel() > 1:
+        t.view(-1)[0] = -100  # one ignored target
+    w = torch.rand(c, generator=g, dtype=dtype) + 0.1 if draw(st.booleans()) else None
+    eps = draw(st.sampled_from([0.0, 0.1, 0.5]))
+    return x, t, w, eps
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@settings(max_examples=60, deadline=None)
+@given(problem=class_problems())
+def test_cross_entropy_and_nll_match_torch(reduction, problem):
+    x, t, w, eps = problem
+    tol = TOL[x.dtype]
+    a, b = _grad_pair(lambda v: losses.cross_entropy(v, t, w, -100, reduction, eps),
+                      lambda v: F.cross_entropy(v, t, w, ignore_index=-100, reduction=reduction,
+                                                label_smoothing=eps), [x], [0])  # fmt: skip
+    torch.testing.assert_close(a, b, equal_nan=True, **tol)
+    logp = torch.log_softmax(x, dim=0 if x.dim() == 1 else 1)
+    a, b = _grad_pair(lambda v: losses.nll_loss(v, t, w, -100, reduction),
+                      lambda v: F.nll_loss(v, t, w, ignore_index=-100, reduction=reduction),
+                      [logp], [0])  # fmt: skip
+    torch.testing.assert_close(a, b, equal_nan=True, **tol)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@settings(max_examples=40, deadline=None)
+@given(problem=class_problems())
+def test_cross_entropy_with_probability_targets_matches_torch(reduction, problem):
+    x, _, w, eps = problem
+    p = torch.softmax(torch.randn_like(x), dim=0 if x.dim() == 1 else 1)
+    a, b = _grad_pair(lambda v, q: losses.cross_entropy(v, q, w, reduction=reduction, label_smoothing=eps),
+                      lambda v, q: F.cross_entropy(v, q, w, reduction=reduction, label_smoothing=eps),
+                      [x, p], [0, 1])  # fmt: skip
+    torch.testing.assert_close(a, b, **TOL[x.dtype])
+
+
+def test_cross_entropy_is_nll_of_log_softmax_and_its_gradient_is_softmax_minus_one_hot():
+    x = torch.randn(1, 6, dtype=torch.float64, requires_grad=True)
+    t = torch.tensor([4])
+    ce = losses.cross_entropy(x, t)
+    torch.testing.assert_close(ce, F.nll_loss(F.log_softmax(x, 1), t))
+    (grad,) = torch.autograd.grad(ce, x)
+    torch.testing.assert_close(grad, torch.softmax(x, 1) - F.one_hot(t, 6).double())
+
+
+def test_nll_weighted_mean_and_all_ignored():
+    logp = torch.log_softmax(torch.randn(4, 3, dtype=torch.float64), 1)
+    t = torch.tensor([0, 2, -100, 2])
+    w = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
+    expected = -(1 * logp[0, 0] + 3 * logp[1, 2] + 3 * logp[3, 2]) / (1 + 3 + 3)
+    torch.testing.assert_close(losses.nll_loss(logp, t, w), expected)
+    all_ignored = torch.full((4,), -100)
+    assert torch.isnan(losses.nll_loss(logp, all_ignored)) and torch.isnan(
+        F.nll_loss(logp, all_ignored)
+    )
+
+
+@pytest.mark.parametrize("logit", [1e4, -1e4, 1000.0, -1000.0])
+def test_extreme_logits_are_exact_and_silent(logit):
+    import warnings
+
+    x = torch.tensor([logit, -logit, 0.0], dtype=torch.float32)
+    y = torch.tensor([1.0, 0.0, 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a = _grad_pair(losses.binary_cross_entropy_with_logits,
+                       F.binary_cross_entropy_with_logits, [x, y], [0])  # fmt: skip
+        rows = torch.tensor([[logit, 0.0, -logit]])
+        b = _grad_pair(lambda v: losses.cross_entropy(v, torch.tensor([2])),
+                       lambda v: F.cross_entropy(v, torch.tensor([2])), [rows], [0])  # fmt: skip
+    for ours, _theirs in (a, b):
+        assert torch.isfinite(ours[0]).all() and torch.isfinite(ours[1]).all()
+    torch.testing.assert_close(a[0], a[1])
+    torch.testing.assert_close(b[0], b[1])
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_binary_cross_entropy_matches_torch(reduction):
+    g = torch.Generator().manual_seed(0)
+    p = torch.rand(5, 4, generator=g, dtype=torch.float64).clamp(1e-3, 1 - 1e-3)
+    p[0, 0], p[0, 1] = 0.0, 1.0  # log 0 clamped at -100, as torch
+    y = torch.rand(5, 4, generator=g, dtype=torch.float64)
+    w = torch.rand(4, generator=g, dtype=torch.float64)
+    a, b = _grad_pair(lambda u, v: losses.binary_cross_entropy(u, v, w, reduction),
+                      lambda u, v: F.binary_cross_entropy(u, v, w, reduction=reduction),
+                      [p, y], [0, 1])  # fmt: skip
+    torch.testing.assert_close(a[0], b[0])
+    torch.testing.assert_close(a[1], b[1])
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_bce_with_logits_weight_and_pos_weight_match_torch(reduction):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(6, 3, generator=g, dtype=torch.float64) * 5
+    y = torch.rand(6, 3, generator=g, dtype=torch.float64)
+    w = torch.rand(6, 1, generator=g, dtype=torch.float64)
+    q = torch.rand(3, generator=g, dtype=torch.float64) * 4
+    a, b = _grad_pair(lambda u, v: losses.binary_cross_entropy_with_logits(u, v, w, reduction, q),
+                      lambda u, v: F.binary_cross_entropy_with_logits(u, v, w, reduction=reduction,
+                                                                       pos_weight=q),
+                      [x, y], [0, 1])  # fmt: skip
+    torch.testing.assert_close(a, b)
+    assert gradcheck(lambda u, v: losses.binary_cross_entropy_with_logits(u, v, w, reduction, q),
+                     (x.requires_grad_(), y.requires_grad_()))  # fmt: skip
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("p", [1, 2])
+def test_multi_margin_matches_torch(reduction, p):
+    g = torch.Generator().manual_seed(p)
+    x = torch.randn(7, 4, generator=g, dtype=torch.float64)
+    t = torch.randint(0, 4, (7,), generator=g)
+    w = torch.rand(4, generator=g, dtype=torch.float64)
+    for weight in (None, w):
+        a, b = _grad_pair(lambda v, w=weight: losses.multi_margin_loss(v, t, p, 0.8, w, reduction),
+                          lambda v, w=weight: F.multi_margin_loss(v, t, p, 0.8, w, reduction=reduction),
+                          [x], [0])  # fmt: skip
+        torch.testing.assert_close(a, b)
+    a, b = _grad_pair(
+        lambda v: losses.multi_margin_loss(v, t[0], p, reduction=reduction),
+        lambda v: F.multi_margin_loss(v, t[0], p, reduction=reduction),
+        [x[0]],
+        [0],
+    )
+    torch.testing.assert_close(a, b)
+
+
+def test_hinge_loss_formula_and_gradient():
+    x = torch.tensor([2.0, 0.5, -0.3, -3.0], dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([1.0, 1.0, -1.0, 1.0], dtype=torch.float64)
+    loss = losses.hinge_loss(x, y, reduction="none")
+    assert loss.tolist() == pytest.approx([0.0, 0.5, 0.7, 4.0])
+    loss.sum().backward()
+    assert x.grad.tolist() == [0.0, -1.0, 1.0, -1.0]
+    torch.testing.assert_close(losses.hinge_loss(x, y, margin=2.0),
+                               torch.clamp(2.0 - y * x, min=0).mean())  # fmt: skip
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize(("alpha", "gamma"), [(0.25, 2.0), (-1.0, 0.0), (0.9, 0.5)])
+def test_sigmoid_focal_loss_matches_torchvision(reduction, alpha, gamma):
+    from torchvision.ops import sigmoid_focal_loss
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(8, 3, generator=g, dtype=torch.float64) * 4
+    y = (torch.rand(8, 3, generator=g) < 0.2).double()
+    a, b = _grad_pair(lambda v: losses.sigmoid_focal_loss(v, y, alpha, gamma, reduction),
+                      lambda v: sigmoid_focal_loss(v, y, alpha, gamma, reduction), [x], [0])  # fmt: skip
+    torch.testing.assert_close(a, b)
+
+
+def test_classification_registry_lists_callables():
+    for name, (fn, torch_name, target_kind) in losses.CLASSIFICATION_LOSSES.items():
+        assert callable(fn) and target_kind, name
+        assert torch_name is None or torch_name.split(".")[-1] in fn.__name__ or name == "nll"
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: losses.huber_loss(torch.zeros(2), torch.zeros(2), delta=0), ValueError,
+         r"^delta must be > 0; got 0$"),
+        (lambda: losses.huber_loss(torch.zeros(2), torch.zeros(2), delta=-1), ValueError,
+         r"^delta must be > 0; got -1$"),
+        (lambda: losses.smooth_l1_loss(torch.zeros(2), torch.zeros(2), beta=-0.5), ValueError,
+         r"^beta must be >= 0; got -0.5$"),
+        (lambda: losses.pseudo_huber_loss(torch.zeros(2), torch.zeros(2), delta=-2), ValueError,
+         r"^delta must be > 0; got -2$"),
+        (lambda: losses.hinge_loss(torch.zeros(2), torch.tensor([0.0, 1.0])), ValueError,
+         r"^target must contain only -1 and \+1"),
+        (lambda: losses.cross_entropy(torch.zeros(2, 3), torch.tensor([0, 3])), ValueError,
+         r"^target must hold class indices in \[0, 2\]; got 3$"),
+        (lambda: losses.cross_entropy(torch.zeros(2, 3), torch.tensor([0, -5])), ValueError,
+         r"^target must hold class indices in \[0, 2\]; got -5$"),
+        (lambda: losses.nll_loss(torch.zeros(2, 3), torch.tensor([0, 1, 2])), ValueError,
+         r"^target must have shape \(2,\) \(input's shape without the class dim\); got \(3,\)$"),
+        (lambda: losses.nll_loss(torch.zeros(2, 3), torch.tensor([0.0, 1.0])), TypeError,
+         r"^target must be an integer tensor of class indices; got dtype torch.float32$"),
+        (lambda: losses.cross_entropy(torch.zeros(2, 3), torch.zeros(2, 4)), ValueError,
+         r"^target \(probabilities\) must have the same shape as input \(2, 3\); got \(2, 4\)$"),
+        (lambda: losses.cross_entropy(torch.zeros(2, 3), torch.tensor([0, 1]), label_smoothing=1.5),
+         ValueError, r"^label_smoothing must be in \[0, 1\]; got 1.5$"),
+        (lambda: losses.cross_entropy(torch.zeros(2, 3), torch.tensor([0, 1]), weight=torch.ones(2)),
+         ValueError, r"^weight must have shape \(3,\) \(one per class\); got \(2,\)$"),
+        (lambda: losses.cross_entropy(torch.zeros(2, 3, dtype=torch.long), torch.tensor([0, 1])),
+         TypeError, r"^input must be a floating-point tensor"),
+        (lambda: losses.binary_cross_entropy(torch.tensor([1.5]), torch.tensor([1.0])), ValueError,
+         r"^input must hold probabilities in \[0, 1\]"),
+        (lambda: losses.binary_cross_entropy_with_logits(torch.zeros(2), torch.zeros(3)), ValueError,
+         r"^target must have the same shape as input \(2,\); got \(3,\)$"),
+        (lambda: losses.binary_cross_entropy_with_logits(torch.zeros(2, 3), torch.zeros(2, 3),
+                                                         pos_weight=torch.ones(2)), ValueError,
+         r"^pos_weight must broadcast to the input's shape \(2, 3\); got \(2,\)$"),
+        (lambda: losses.multi_margin_loss(torch.zeros(2, 3), torch.tensor([0, 1]), p=3), ValueError,
+         r"^p must be 1 or 2; got 3$"),
+        (lambda: losses.sigmoid_focal_loss(torch.zeros(2), torch.zeros(2), gamma=-1), ValueError,
+         r"^gamma must be >= 0; got -1$"),
+        (lambda: losses.sigmoid_focal_loss(torch.zeros(2), torch.zeros(2), reduction="avg"),
+         ValueError, r"^reduction must be one of 'none', 'mean', 'sum'; got 'avg'$"),
+    ],
+)  # fmt: skip
+def test_classification_and_robust_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+@pytest.mark.gpu
+def test_classification_losses_on_cuda_match_torch():
+    x = torch.randn(64, 10, device="cuda", requires_grad=True)
+    t = torch.randint(0, 10, (64,), device="cuda")
+    for dtype in (torch.float16, torch.bfloat16, torch.float32):
+        xd = x.detach().to(dtype)
+        torch.testing.assert_close(losses.cross_entropy(xd, t, label_smoothing=0.1),
+                                   F.cross_entropy(xd, t, label_smoothing=0.1),
+                                   rtol=1e-2, atol=1e-2)  # fmt: skip
+    a = losses.cross_entropy(x, t)
+    (ga,) = torch.autograd.grad(a, x)
+    (gb,) = torch.autograd.grad(F.cross_entropy(x, t), x)
+    torch.testing.assert_close(ga, gb)

@@ -1,0 +1,384 @@
+"""nnlib.activations against torch: values, gradients, registry facts, modules, errors."""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch.autograd import gradcheck, gradgradcheck
+
+from nnlib import activations as A
+
+REG = A.ACTIVATIONS
+NAMES = list(REG)
+ELEMENTWISE = [n for n in NAMES if REG[n].elementwise]
+TOL = {torch.float32: dict(rtol=2e-5, atol=2e-6), torch.float64: dict(rtol=1e-10, atol=1e-12)}
+
+# (nnlib call, torch call) pairs with non-default parameters
+PARAMETRISED = {
+    "leaky_relu(0.2)": (lambda x: A.leaky_relu(x, 0.2), lambda x: F.leaky_relu(x, 0.2)),
+    "leaky_relu(-0.5)": (lambda x: A.leaky_relu(x, -0.5), lambda x: F.leaky_relu(x, -0.5)),
+    "elu(0.5)": (lambda x: A.elu(x, 0.5), lambda x: F.elu(x, 0.5)),
+    "elu(2)": (lambda x: A.elu(x, 2.0), lambda x: F.elu(x, 2.0)),
+    "gelu(tanh)": (lambda x: A.gelu(x, "tanh"), lambda x: F.gelu(x, approximate="tanh")),
+    "softplus(2, 5)": (lambda x: A.softplus(x, 2.0, 5.0), lambda x: F.softplus(x, 2.0, 5.0)),
+    "softplus(0.5)": (lambda x: A.softplus(x, 0.5), lambda x: F.softplus(x, 0.5)),
+    "rrelu eval": (lambda x: A.rrelu(x, 0.1, 0.3), lambda x: F.rrelu(x, 0.1, 0.3, False)),
+    "softmax(0)": (lambda x: A.softmax(x, 0), lambda x: F.softmax(x, 0)),
+    "log_softmax(-1)": (lambda x: A.log_softmax(x, -1), lambda x: F.log_softmax(x, -1)),
+    "log_softmax(0)": (lambda x: A.log_softmax(x, 0), lambda x: F.log_softmax(x, 0)),
+}
+ALL_PAIRS = {n: (REG[n].function, REG[n].torch_function) for n in NAMES} | PARAMETRISED
+
+
+def _value_and_grad(fn, x, weights):
+    x = x.detach().clone().requires_grad_(True)
+    y = fn(x)
+    (y * weights).sum().backward()
+    return y.detach(), x.grad
+
+
+def _compare(ours, theirs, x, **tol):
+    g = torch.Generator().manual_seed(1)
+    weights = torch.randn(x.shape, generator=g, dtype=x.dtype).to(x.device)
+    a = _value_and_grad(ours, x, weights)
+    b = _value_and_grad(theirs, x, weights)
+    torch.testing.assert_close(a, b, equal_nan=True, **tol)
+
+
+shapes = st.lists(st.integers(0, 5), min_size=1, max_size=3).map(tuple)
+
+
+@pytest.mark.parametrize("name", list(ALL_PAIRS))
+@settings(max_examples=25, deadline=None)
+@given(
+    shape=shapes,
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+    scale=st.sampled_from([0.1, 1.0, 10.0, 100.0]),
+    seed=st.integers(0, 2**16),
+)
+def test_matches_torch(name, shape, dtype, scale, seed):
+    ours, theirs = ALL_PAIRS[name]
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=dtype) * scale
+    _compare(ours, theirs, x, **TOL[dtype])
+
+
+@pytest.mark.parametrize("name", list(ALL_PAIRS))
+def test_matches_torch_on_non_contiguous_input(name):
+    ours, theirs = ALL_PAIRS[name]
+    x = torch.randn(7, 6, dtype=torch.float64).t()[:, ::2]
+    assert not x.is_contiguous()
+    _compare(ours, theirs, x, **TOL[torch.float64])
+
+
+@pytest.mark.parametrize("name", list(ALL_PAIRS))
+def test_exact_points_match_torch(name):
+    """Kinks and special values: 0, +-tiny, +-inf-ish, the thresholds."""
+    ours, theirs = ALL_PAIRS[name]
+    x = torch.tensor([0.0, -0.0, 1e-30, -1e-30, 2.5, -2.5, 10.0, -10.0, 20.0, 21.0])
+    _compare(ours, theirs, x, **TOL[torch.float32])
+
+
+def _smooth_input(shape, seed=0):
+    """float64 input whose entries stay away from every activation's kink at 0."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(shape, generator=g, dtype=torch.float64) * 2 + 0.1
+    sign = torch.where(torch.rand(shape, generator=g) < 0.5, -1.0, 1.0).double()
+    return (x * sign).requires_grad_(True)
+
+
+@pytest.mark.parametrize("name", list(ALL_PAIRS))
+def test_gradcheck_and_gradgradcheck(name):
+    fn = ALL_PAIRS[name][0]
+    x = _smooth_input((3, 4))
+    assert gradcheck(fn, (x,))
+    assert gradgradcheck(fn, (x,))
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_derivative_function_equals_autograd(name):
+    spec = REG[name]
+    x = _smooth_input((200,), seed=3)
+    (grad,) = torch.autograd.grad(spec.function(x).sum(), x)
+    torch.testing.assert_close(spec.derivative(x.detach()), grad)
+
+
+def test_softmax_diagonal_derivative_and_jacobians():
+    x = torch.randn(3, 5, dtype=torch.float64)
+    jac = torch.autograd.functional.jacobian(lambda v: A.softmax(v, -1), x[0])
+    torch.testing.assert_close(A.softmax_jacobian(x)[0], jac)
+    torch.testing.assert_close(REG["softmax"].derivative(x)[0], torch.diagonal(jac))
+    jac = torch.autograd.functional.jacobian(lambda v: A.log_softmax(v, -1), x[1])
+    torch.testing.assert_close(A.log_softmax_jacobian(x)[1], jac)
+
+
+# --- registry facts, checked numerically -----------------------------------------------------
+GRID = torch.linspace(-50, 50, 200_001, dtype=torch.float64)
+
+
+def _parse_range(text):
+    m = re.match(r"([\[(])(-?[\d.]+|-inf), (-?[\d.]+|inf)([\])])", text)
+    return m and (float(m.group(2)), float(m.group(3)))
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE + ["softmax"])
+def test_registry_output_range(name):
+    spec = REG[name]
+    bounds = _parse_range(spec.output_range)
+    if bounds is None:
+        assert name == "maxout"
+        return
+    lo, hi = bounds
+    y = spec.function(GRID.unsqueeze(-1) if name == "softmax" else GRID)
+    if name == "softmax":
+        y = spec.function(torch.stack([GRID, torch.zeros_like(GRID)], -1))[:, 0]
+    assert y.min() >= lo - 1e-4 and y.max() <= hi + 1e-4
+    if math.isfinite(lo):
+        assert y.min() <= lo + 1e-4, f"{name}: min {y.min().item()} not near {lo}"
+    if math.isfinite(hi):
+        assert y.max() >= hi - 1e-4
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_registry_max_derivative_monotone_zero_centred_smooth(name):
+    spec = REG[name]
+    x = GRID[(GRID > -10) & (GRID < 10)]
+    d = spec.derivative(x)
+    if spec.max_derivative is not None:
+        assert d.max().item() == pytest.approx(spec.max_derivative, abs=1e-4)
+    assert spec.monotonic == bool((d >= 0).all())
+    odd = torch.allclose(spec.function(-x), -spec.function(x), atol=1e-12)
+    assert spec.zero_centred == odd
+    jumps = (d[1:] - d[:-1]).abs().max().item()
+    assert spec.smooth == (jumps < 1e-2), f"{name}: largest step of f' {jumps}"
+
+
+def test_sigmoid_facts():
+    x = torch.arange(-10_000, 10_001, dtype=torch.float64) / 1000  # holds an exact 0
+    d = A.sigmoid_derivative(x)
+    assert d.max().item() == 0.25 and x[d.argmax()].item() == 0.0
+    torch.testing.assert_close(A.tanh(x), 2 * A.sigmoid(2 * x) - 1)
+
+
+# --- extreme inputs ------------------------------------------------------------------------
+EXTREME = {
+    "sigmoid": (A.sigmoid, torch.sigmoid),
+    "tanh": (A.tanh, torch.tanh),
+    "softplus": (A.softplus, F.softplus),
+    "softmax": (lambda x: A.softmax(x, -1), lambda x: F.softmax(x, -1)),
+    "log_softmax": (lambda x: A.log_softmax(x, -1), lambda x: F.log_softmax(x, -1)),
+    "silu": (A.silu, F.silu),
+    "mish": (A.mish, F.mish),
+    "gelu": (A.gelu, F.gelu),
+    "elu": (A.elu, F.elu),
+}
+
+
+@pytest.mark.parametrize("name", list(EXTREME))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_extreme_inputs_are_finite_equal_to_torch_and_silent(name, dtype):
+    ours, theirs = EXTREME[name]
+    x = torch.tensor([-1e4, -1000.0, -88.0, 0.0, 88.0, 1000.0, 1e4], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a = _value_and_grad(ours, x, torch.ones_like(x))
+    b = _value_and_grad(theirs, x, torch.ones_like(x))
+    assert all(torch.isfinite(t).all() for t in a)
+    torch.testing.assert_close(a, b)
+
+
+def test_sigmoid_saturates_to_exactly_one_like_torch():
+    x = torch.arange(10.0, 40.0, 0.25)
+    assert torch.equal(A.sigmoid(x) == 1.0, torch.sigmoid(x) == 1.0)
+
+
+# --- PReLU, RReLU, maxout ----------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(4, 3, 5, 5), (6, 3), (5,), ()])
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_prelu_values_and_weight_gradient_match_torch(shape, per_channel):
+    channels = shape[1] if len(shape) >= 2 else 1
+    n = channels if per_channel else 1
+    x = torch.randn(shape, dtype=torch.float64)
+    w = torch.rand(n, dtype=torch.float64)
+    results = []
+    for fn in (A.prelu, F.prelu):
+        xi, wi = x.clone().requires_grad_(), w.clone().requires_grad_()
+        y = fn(xi, wi)
+        (y * torch.linspace(-1, 1, y.numel(), dtype=y.dtype).reshape(y.shape)).sum().backward()
+        results.append((y.detach(), xi.grad, wi.grad))
+    torch.testing.assert_close(results[0], results[1])
+    assert gradcheck(A.prelu, (_smooth_input(shape), w.clone().requires_grad_()))
+
+
+def test_prelu_module_learns_its_slope():
+    torch.manual_seed(0)
+    module = A.PReLU(num_parameters=3, init=0.25)
+    x = -torch.rand(16, 3, 4, 4)
+    target = -0.5 * x.abs()  # the best slope is 0.5
+    opt = torch.optim.SGD(module.parameters(), lr=0.5)
+    for _ in range(200):
+        opt.zero_grad()
+        ((module(x) - target) ** 2).mean().backward()
+        opt.step()
+    torch.testing.assert_close(module.weight.detach(), torch.full((3,), 0.5), atol=1e-3, rtol=0)
+    assert repr(module) == "PReLU(num_parameters=3)"
+
+
+def test_rrelu_training_draws_uniform_slopes_and_backward_uses_them():
+    g = torch.Generator().manual_seed(0)
+    x = torch.full((100_000,), -1.0, dtype=torch.float64, requires_grad=True)
+    y = A.rrelu(x, 0.1, 0.3, training=True, generator=g)
+    slopes = -y.detach()
+    assert slopes.min() >= 0.1 and slopes.max() <= 0.3
+    assert slopes.mean().item() == pytest.approx(0.2, abs=2e-3)
+    assert slopes.var().item() == pytest.approx(0.2**2 / 12, rel=0.05)  # variance of U(a, b)
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, slopes)
+    positive = torch.rand(10, dtype=torch.float64)
+    assert torch.equal(A.rrelu(positive, training=True), positive)
+
+
+def test_rrelu_generator_makes_it_reproducible_and_module_modes():
+    x = torch.randn(50)
+    a = A.rrelu(x, training=True, generator=torch.Generator().manual_seed(3))
+    b = A.rrelu(x, training=True, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+    module = A.RReLU(0.1, 0.3)
+    module.eval()
+    torch.testing.assert_close(module(x), F.leaky_relu(x, 0.2))
+    module.train()
+    assert not torch.equal(module(x), F.leaky_relu(x, 0.2))
+
+
+def _maxout_weights(pieces_rows, dtype=torch.float64):
+    return torch.tensor(pieces_rows, dtype=dtype)
+
+
+def test_maxout_reproduces_relu_and_leaky_relu_exactly():
+    x = torch.linspace(-3, 3, 61, dtype=torch.float64).unsqueeze(-1)
+    relu_w = _maxout_weights([[1.0], [0.0]])
+    leaky_w = _maxout_weights([[1.0], [0.1]])
+    assert torch.equal(A.maxout(x, relu_w, pieces=2), F.relu(x))
+    assert torch.equal(A.maxout(x, leaky_w, pieces=2), torch.maximum(x, 0.1 * x))
+
+
+def test_maxout_gradient_flows_through_the_winning_piece():
+    torch.manual_seed(0)
+    layer = A.Maxout(4, 3, pieces=5).double()
+    x = torch.randn(8, 4, dtype=torch.float64, requires_grad=True)
+    assert gradcheck(lambda v, w, b: A.maxout(v, w, b, 5), (x, layer.weight, layer.bias))
+    jac = torch.autograd.functional.jacobian(lambda v: layer(v.unsqueeze(0))[0], x[0].detach())
+    torch.testing.assert_close(A.maxout_derivative(x[0].detach(), layer.weight, layer.bias, 5), jac)
+    assert layer(x).shape == (8, 3)
+    assert repr(layer) == "Maxout(in_features=4, out_features=3, pieces=5, bias=True)"
+
+
+def test_modules_match_functions():
+    x = torch.randn(4, 3)
+    pairs = [
+        (A.Sigmoid(), torch.nn.Sigmoid()), (A.Tanh(), torch.nn.Tanh()), (A.ReLU(), torch.nn.ReLU()),
+        (A.LeakyReLU(0.2), torch.nn.LeakyReLU(0.2)), (A.ELU(0.7), torch.nn.ELU(0.7)),
+        (A.SELU(), torch.nn.SELU()), (A.GELU("tanh"), torch.nn.GELU("tanh")),
+        (A.SiLU(), torch.nn.SiLU()), (A.Softplus(2.0, 10.0), torch.nn.Softplus(2.0, 10.0)),
+        (A.Mish(), torch.nn.Mish()), (A.Softmax(1), torch.nn.Softmax(1)),
+        (A.LogSoftmax(0), torch.nn.LogSoftmax(0)), (A.Identity(), torch.nn.Identity()),
+    ]  # fmt: skip
+    for ours, theirs in pairs:
+        torch.testing.assert_close(ours(x), theirs(x))
+    assert repr(A.LeakyReLU(0.2)) == "LeakyReLU(negative_slope=0.2)"
+
+
+def test_identity_is_a_copy_with_unit_gradient():
+    x = torch.randn(3, requires_grad=True)
+    y = A.identity(x)
+    y.sum().backward()
+    assert torch.equal(y, x) and y.data_ptr() != x.data_ptr()
+    assert torch.equal(x.grad, torch.ones(3))
+
+
+# --- devices ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", list(ALL_PAIRS))
+def test_runs_on_the_inputs_device_and_dtype(name, device):
+    ours, _ = ALL_PAIRS[name]
+    x = torch.randn(4, 5, device=device, requires_grad=True)
+    y = ours(x)
+    y.sum().backward()
+    assert y.device == x.grad.device == x.device and y.dtype == torch.float32
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", list(ALL_PAIRS))
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
+def test_cuda_forward_matches_torch(name, dtype):
+    ours, theirs = ALL_PAIRS[name]
+    x = torch.randn(64, 33, device="cuda", dtype=dtype) * 3
+    tol = dict(rtol=1e-2, atol=1e-2) if dtype != torch.float32 else dict(rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(ours(x), theirs(x), **tol)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", list(ALL_PAIRS))
+def test_cuda_gradients_match_cpu(name):
+    ours, _ = ALL_PAIRS[name]
+    x = torch.randn(64, 33, dtype=torch.float64) * 3
+    w = torch.randn_like(x)
+    cpu = _value_and_grad(ours, x, w)
+    gpu = _value_and_grad(ours, x.cuda(), w.cuda())
+    torch.testing.assert_close(tuple(t.cpu() for t in gpu), cpu)
+
+
+# --- errors ----------------------------------------------------------------------------------
+FLOAT_MSG = r"^input must be a floating-point tensor \(float16, bfloat16, float32 or float64\); got dtype torch.int64$"  # noqa: E501
+
+
+@pytest.mark.parametrize("name", list(ALL_PAIRS))
+def test_integer_input_is_rejected(name):
+    if name == "identity":
+        return  # the identity accepts any tensor
+    with pytest.raises(TypeError, match=FLOAT_MSG):
+        ALL_PAIRS[name][0](torch.tensor([1, 2, 3]))
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda x: A.relu(x, inplace=True), ValueError, r"^inplace must be False .*got True$"),
+        (lambda x: A.rrelu(x, 0.5, 0.1), ValueError,
+         r"^lower must be <= upper; got lower=0.5, upper=0.1$"),
+        (lambda x: A.gelu(x, "fast"), ValueError,
+         r"^approximate must be one of 'none', 'tanh'; got 'fast'$"),
+        (lambda x: A.softplus(x, beta=0), ValueError, r"^beta must be > 0; got 0$"),
+        (lambda x: A.softplus(x, beta=-1), ValueError, r"^beta must be > 0; got -1$"),
+        (lambda x: A.leaky_relu(x, "0.1"), TypeError, r"^negative_slope must be a real number"),
+        (lambda x: A.elu(x, float("nan")), ValueError, r"^alpha must be finite; got nan$"),
+        (lambda x: A.softmax(x, 2), ValueError, r"^dim must be in \[-2, 1\] for a 2-d input; got 2$"),
+        (lambda x: A.softmax(x, None), TypeError, r"^dim must be an integer .*got None$"),
+        (lambda x: A.log_softmax(x, 1.0), TypeError, r"^dim must be an integer; got 1.0 \(float\)$"),
+        (lambda x: A.prelu(x, torch.ones(2)), ValueError,
+         r"^weight must be a 1-d tensor of 1 or 3 \(channels, dim 1 of input\) elements; got shape \(2,\)$"),
+        (lambda x: A.maxout(x, torch.ones(5, 3), pieces=2), ValueError,
+         r"^weight must have shape \(out_features \* pieces, in_features\) with pieces=2; got \(5, 3\)$"),
+        (lambda x: A.maxout(x, torch.ones(4, 2), pieces=2), ValueError,
+         r"^input must have 2 features in its last dim \(weight's in_features\); got shape \(4, 3\)$"),
+        (lambda x: A.maxout(x, torch.ones(4, 3), pieces=0), ValueError, r"^pieces must be in \[1, inf\]; got 0$"),
+        (lambda x: A.sigmoid(x.numpy()), TypeError, r"^input must be a torch.Tensor; got array"),
+    ],
+)  # fmt: skip
+def test_bad_arguments_are_named(call, error, message):
+    with pytest.raises(error, match=message):
+        call(torch.randn(4, 3))
+
+
+def test_module_constructors_validate():
+    with pytest.raises(ValueError, match=r"^lower must be <= upper"):
+        A.RReLU(0.4, 0.2)
+    with pytest.raises(ValueError, match=r"^num_parameters must be in \[1, inf\]; got 0$"):
+        A.PReLU(0)
+    with pytest.raises(ValueError, match=r"^pieces must be in \[1, inf\]; got 0$"):
+        A.Maxout(3, 2, pieces=0)

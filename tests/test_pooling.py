@@ -1,0 +1,187 @@
+"""nnlib.pooling against torch: values, indices, gradients, ties, conservation, errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch.autograd import gradcheck, gradgradcheck
+
+from nnlib import pooling as P
+
+
+@st.composite
+def max_geometries(draw, dilation=True):
+    k = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) if dilation else (1, 1)
+    eff = [d[i] * (k[i] - 1) + 1 for i in (0, 1)]
+    p = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
+    s = draw(st.one_of(st.none(), st.tuples(st.integers(1, 3), st.integers(1, 3))))
+    h = draw(st.integers(max(1, eff[0] - 2 * p[0]), 9))
+    w = draw(st.integers(max(1, eff[1] - 2 * p[1]), 9))
+    return dict(k=k, s=s, p=p, d=d, ceil=draw(st.booleans()), hw=(h, w))
+
+
+def _grads(fn, x, g):
+    x = x.detach().clone().requires_grad_(True)
+    out = fn(x)
+    y = out[0] if isinstance(out, tuple) else out
+    (grad,) = torch.autograd.grad(y, x, g)
+    return out, grad
+
+
+@settings(max_examples=150, deadline=None)
+@given(geo=max_geometries(), dtype=st.sampled_from([torch.float32, torch.float64]),
+       batched=st.booleans(), seed=st.integers(0, 2**16))  # fmt: skip
+def test_max_pool_matches_torch(geo, dtype, batched, seed):
+    gen = torch.Generator().manual_seed(seed)
+    shape = ((2,) if batched else ()) + (3,) + geo["hw"]
+    x = torch.randn(shape, generator=gen, dtype=dtype)
+    args = (geo["k"], geo["s"], geo["p"], geo["d"], geo["ceil"], True)
+    ya, ia = P.max_pool2d(x, *args)
+    yb, ib = F.max_pool2d(x, *args)
+    assert torch.equal(ya, yb) and torch.equal(ia, ib)
+    g = torch.randn(ya.shape, generator=gen, dtype=dtype)
+    _, grad_a = _grads(lambda v: P.max_pool2d(v, *args), x, g)
+    _, grad_b = _grads(lambda v: F.max_pool2d(v, *args), x, g)
+    torch.testing.assert_close(grad_a, grad_b)
+    torch.testing.assert_close(grad_a.sum(), g.sum())  # every output gradient lands once
+
+
+@settings(max_examples=150, deadline=None)
+@given(geo=max_geometries(dilation=False), dtype=st.sampled_from([torch.float32, torch.float64]),
+       include_pad=st.booleans(), override=st.sampled_from([None, 1, 3]),
+       seed=st.integers(0, 2**16))  # fmt: skip
+def test_avg_pool_matches_torch(geo, dtype, include_pad, override, seed):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn((2, 3) + geo["hw"], generator=gen, dtype=dtype)
+    args = (geo["k"], geo["s"], geo["p"], geo["ceil"], include_pad, override)
+    ya, yb = P.avg_pool2d(x, *args), F.avg_pool2d(x, *args)
+    torch.testing.assert_close(ya, yb)
+    g = torch.randn(ya.shape, generator=gen, dtype=dtype)
+    _, grad_a = _grads(lambda v: P.avg_pool2d(v, *args), x, g)
+    _, grad_b = _grads(lambda v: F.avg_pool2d(v, *args), x, g)
+    torch.testing.assert_close(grad_a, grad_b)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_avg_pool_conserves_the_gradient_sum_when_windows_tile_the_input(k):
+    x = torch.randn(2, 3, 3 * k, 2 * k, dtype=torch.float64, requires_grad=True)
+    y = P.avg_pool2d(x, k)
+    g = torch.randn_like(y)
+    y.backward(g)
+    torch.testing.assert_close(x.grad.sum(), g.sum())
+    # each cell gets exactly its window's gradient / k^2
+    torch.testing.assert_close(x.grad, g.repeat_interleave(k, -2).repeat_interleave(k, -1) / k**2)
+
+
+def test_max_pool_ties_go_to_the_first_position_like_torch():
+    x = torch.zeros(1, 1, 4, 4, requires_grad=True)
+    y, idx = P.max_pool2d(x, 2, return_indices=True)
+    assert idx.flatten().tolist() == [0, 2, 8, 10]
+    assert torch.equal(idx, F.max_pool2d(x, 2, return_indices=True)[1])
+    y.sum().backward()
+    expected = torch.zeros(4, 4)
+    expected[0, 0] = expected[0, 2] = expected[2, 0] = expected[2, 2] = 1
+    assert torch.equal(x.grad[0, 0], expected)
+
+
+def test_overlapping_windows_add_their_gradients():
+    x = torch.tensor([[[[0.0, 1.0, 0.0], [0.0, 5.0, 0.0], [0.0, 0.0, 0.0]]]], requires_grad=True)
+    y = P.max_pool2d(x, 2, stride=1)  # the 5 wins all four windows
+    y.sum().backward()
+    assert x.grad[0, 0, 1, 1].item() == 4.0 and x.grad.sum().item() == 4.0
+
+
+@pytest.mark.parametrize("fill", [float("-inf"), float("nan")])
+def test_special_values_match_torch(fill):
+    x = torch.randn(1, 2, 5, 5)
+    x[0, 0, 1:3, 1:3] = fill
+    x[0, 1] = float("-inf")
+    for args in [(3, 1, 1), (2, 2, 1, 1, True), (3, 2, 1, 2)]:
+        a, ia = P.max_pool2d(x, *args, return_indices=True)
+        b, ib = F.max_pool2d(x, *args, return_indices=True)
+        torch.testing.assert_close(a, b, equal_nan=True)
+        assert torch.equal(ia, ib), args
+
+
+def test_gradcheck_and_gradgradcheck():
+    x = torch.randperm(2 * 3 * 6 * 5).reshape(2, 3, 6, 5).double().div(7).requires_grad_(True)
+    assert gradcheck(lambda v: P.max_pool2d(v, 3, 2, 1), (x,))
+    assert gradgradcheck(lambda v: P.max_pool2d(v, 3, 2, 1), (x,))
+    assert gradcheck(lambda v: P.avg_pool2d(v, 3, 2, 1, True, False), (x,))
+    assert gradgradcheck(lambda v: P.avg_pool2d(v, 3, 2, 1, True, False), (x,))
+
+
+def test_non_contiguous_and_channels_last_input():
+    x = torch.randn(2, 8, 9, 3).permute(0, 3, 1, 2)
+    assert not x.is_contiguous()
+    torch.testing.assert_close(P.max_pool2d(x, 2), F.max_pool2d(x, 2))
+    x = torch.randn(2, 3, 8, 8).to(memory_format=torch.channels_last)
+    torch.testing.assert_close(P.avg_pool2d(x, 3, 2, 1), F.avg_pool2d(x, 3, 2, 1))
+
+
+def test_output_size_formula():
+    for size, k, s, p, d, ceil in [(7, 2, 2, 0, 1, False), (7, 2, 2, 0, 1, True),
+                                   (5, 3, 2, 1, 1, True), (6, 3, 3, 1, 2, True)]:  # fmt: skip
+        x = torch.zeros(1, 1, size, size)
+        expected = F.max_pool2d(x, k, s, p, d, ceil).shape[-1]
+        assert P.pool_output_size(size, k, s, p, d, ceil) == expected
+
+
+def test_modules():
+    x = torch.randn(2, 3, 8, 8)
+    torch.testing.assert_close(P.MaxPool2d(2)(x), torch.nn.MaxPool2d(2)(x))
+    torch.testing.assert_close(P.AvgPool2d(3, 1, 1)(x), torch.nn.AvgPool2d(3, 1, 1)(x))
+    assert "kernel_size=2" in repr(P.MaxPool2d(2))
+
+
+def test_runs_on_the_inputs_device(device):
+    x = torch.randn(2, 3, 6, 6, device=device, requires_grad=True)
+    y = P.max_pool2d(x, 2) + P.avg_pool2d(x, 2)
+    y.sum().backward()
+    assert y.device == x.grad.device == x.device
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
+def test_cuda_matches_torch(dtype):
+    x = torch.randn(4, 8, 17, 16, device="cuda", dtype=dtype, requires_grad=True)
+    for fn_a, fn_b in [(P.max_pool2d, F.max_pool2d), (P.avg_pool2d, F.avg_pool2d)]:
+        a = fn_a(x, 3, 2, 1, ceil_mode=True)
+        b = fn_b(x, 3, 2, 1, ceil_mode=True)
+        torch.testing.assert_close(a, b)
+        (ga,) = torch.autograd.grad(a.float().sum(), x)
+        (gb,) = torch.autograd.grad(b.float().sum(), x)
+        torch.testing.assert_close(ga, gb)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda x: P.max_pool2d(x, 7), ValueError,
+         r"^kernel_size must fit in the padded input: the height window spans 7 but the padded height is 5$"),
+        (lambda x: P.max_pool2d(x, 3, 1, 1, 4), ValueError,
+         r"^kernel_size must fit in the padded input: the height window spans 9"),
+        (lambda x: P.max_pool2d(x, 2, padding=2), ValueError,
+         r"^padding must be at most half of kernel_size \(2\) along the height; got padding=2$"),
+        (lambda x: P.avg_pool2d(x, 3, padding=(1, 2)), ValueError,
+         r"^padding must be at most half of kernel_size \(3\) along the width; got padding=2$"),
+        (lambda x: P.max_pool2d(x, 0), ValueError, r"^kernel_size must be in \[1, inf\]; got 0$"),
+        (lambda x: P.max_pool2d(x, 2, stride=0), ValueError, r"^stride must be in \[1, inf\]; got 0$"),
+        (lambda x: P.max_pool2d(x, (2, 2, 2)), ValueError, r"^kernel_size must be an int or a pair"),
+        (lambda x: P.max_pool2d(x, 2.5), TypeError, r"^kernel_size must be an integer; got 2.5"),
+        (lambda x: P.max_pool2d(x, 2, ceil_mode=1), TypeError, r"^ceil_mode must be a bool; got 1$"),
+        (lambda x: P.avg_pool2d(x, 2, divisor_override=0), ValueError,
+         r"^divisor_override must be in \[1, inf\]; got 0$"),
+        (lambda x: P.max_pool2d(x[0, 0], 2), ValueError,
+         r"^input must be 3-d \(C, H, W\) or 4-d \(N, C, H, W\); got shape \(5, 5\)$"),
+        (lambda x: P.avg_pool2d(x.long(), 2), TypeError,
+         r"^input must be a floating-point tensor .*got dtype torch.int64$"),
+    ],
+)  # fmt: skip
+def test_bad_arguments_are_named(call, error, message):
+    with pytest.raises(error, match=message):
+        call(torch.randn(1, 1, 5, 5))
