@@ -17,7 +17,7 @@ export JUPYTER_PLATFORM_DIRS := 1
 CHAPTERS_MD    := $(sort $(wildcard chapters/*.md))
 CHAPTERS_IPYNB := $(CHAPTERS_MD:.md=.ipynb)
 
-.PHONY: all venv book test unit nbval lint notebooks notebook lab clean distclean
+.PHONY: all venv book test unit nbval lint notebooks notebook lab bench clean distclean
 
 all: test
 
@@ -48,8 +48,8 @@ nbval: $(STAMP)
 	$(BIN)/python -m pytest $(NBVAL_FLAGS) $(CHAPTERS_IPYNB)
 
 lint: $(STAMP)
-	$(BIN)/ruff check nnlib tests tools
-	$(BIN)/ruff format --check nnlib tests tools
+	$(BIN)/ruff check nnlib tests tools benchmarks
+	$(BIN)/ruff format --check nnlib tests tools benchmarks
 
 ## make notebooks: re-create every chapters/*.ipynb from its .md and execute it in a fresh
 ## kernel, storing the outputs that nbval then verifies. Run after editing a chapter or nnlib.
@@ -67,6 +67,10 @@ lab: $(STAMP)
 	$(BIN)/python -c "import jupyterlab" 2>/dev/null || \
 	  $(BIN)/python -m pip install --quiet --progress-bar off "$(JUPYTERLAB)"
 	$(BIN)/jupyter lab chapters/
+
+## make bench: time nnlib against the torch built-ins (a measurement, not a test).
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_ops
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis .ruff_cache

@@ -53,10 +53,24 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _GELU_TANH_C = 0.044715
 
 
+def _step(x: torch.Tensor) -> torch.Tensor:
+    """1.0 where x > 0, else 0.0 (0 at x = 0), as arithmetic: no boolean mask, no torch.where.
+
+    Element-wise arithmetic is several times faster than ``torch.where`` on the CPU, so the
+    ops below blend their two branches as ``low + step * (high - low)``.
+    """
+    return torch.sign(x).clamp(min=0)
+
+
 def _stable_sigmoid(x: torch.Tensor) -> torch.Tensor:
-    """1 / (1 + e^{-x}) without overflow: only e^{-|x|} <= 1 is ever computed."""
+    """1 / (1 + e^{-x}) without overflow: only e = e^{-|x|} <= 1 is ever computed.
+
+    sigma(|x|) = 1 / (1 + e); for x < 0, sigma(x) = e / (1 + e) = e sigma(|x|). Both branches
+    give 1/2 at x = 0, so the step's value there does not matter.
+    """
     e = torch.exp(-x.abs())
-    return torch.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    r = torch.reciprocal(1 + e)
+    return r * (e + _step(x) * (1 - e))
 
 
 def _stable_tanh(x: torch.Tensor) -> torch.Tensor:
@@ -69,7 +83,7 @@ def _softplus(x: torch.Tensor, beta: float, threshold: float) -> torch.Tensor:
     """(1/b) log(1 + e^{bx}) = (max(bx, 0) + log1p(e^{-|bx|})) / b;  x where bx > threshold."""
     bx = beta * x
     smooth = (bx.clamp(min=0) + torch.log1p(torch.exp(-bx.abs()))) / beta
-    return torch.where(bx > threshold, x, smooth)
+    return smooth + _step(bx - threshold) * (x - smooth)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -153,12 +167,17 @@ class _LeakyReLU(Function):
     def forward(ctx, x, slope):
         ctx.save_for_backward(x)
         ctx.slope = slope
-        return torch.where(x > 0, x, x * slope)
+        if slope == 0:
+            return x.clamp(min=0)  # ReLU: max(0, x)
+        return x.clamp(min=0) + slope * x.clamp(max=0)
 
     @staticmethod
     def backward(ctx, grad_out):
         (x,) = ctx.saved_tensors
-        return torch.where(x > 0, grad_out, grad_out * ctx.slope), None
+        step = _step(x)  # f'(x) = 1 for x > 0, a otherwise
+        if ctx.slope == 0:
+            return grad_out * step, None
+        return grad_out * (ctx.slope + (1 - ctx.slope) * step), None
 
 
 def relu(input: torch.Tensor, inplace: bool = False) -> torch.Tensor:
@@ -177,8 +196,7 @@ def relu(input: torch.Tensor, inplace: bool = False) -> torch.Tensor:
 
 def relu_derivative(input: torch.Tensor) -> torch.Tensor:
     """1 where x > 0, else 0 (0 at x = 0, as PyTorch)."""
-    x = check_floating(input, "input")
-    return (x > 0).to(x.dtype)
+    return _step(check_floating(input, "input"))
 
 
 def leaky_relu(
@@ -199,7 +217,7 @@ def leaky_relu_derivative(input: torch.Tensor, negative_slope: float = 0.01) -> 
     """1 where x > 0, else ``negative_slope`` (the slope at x = 0, as PyTorch)."""
     x = check_floating(input, "input")
     slope = check_number(negative_slope, "negative_slope")
-    return torch.where(x > 0, torch.ones_like(x), torch.full_like(x, slope))
+    return slope + (1 - slope) * _step(x)
 
 
 def _channel_view(weight: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -216,14 +234,14 @@ class _PReLU(Function):
     def forward(ctx, x, weight):
         a = _channel_view(weight, x)
         ctx.save_for_backward(x, weight)
-        return torch.where(x > 0, x, a * x)
+        return x.clamp(min=0) + a * x.clamp(max=0)
 
     @staticmethod
     def backward(ctx, grad_out):
         x, weight = ctx.saved_tensors
         a = _channel_view(weight, x)
-        grad_x = torch.where(x > 0, grad_out, grad_out * a)
-        per_element = torch.where(x > 0, torch.zeros_like(x), grad_out * x)
+        grad_x = grad_out * (a + (1 - a) * _step(x))
+        per_element = grad_out * x.clamp(max=0)  # df/da = x where x < 0, else 0
         if weight.numel() == 1 or x.dim() < 2:
             grad_w = per_element.sum().reshape(weight.shape)
         else:
@@ -260,8 +278,8 @@ def prelu(input: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 def prelu_derivative(input: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """df/dx: 1 where x > 0, else the channel's slope."""
     x = check_floating(input, "input")
-    a = _channel_view(check_floating(weight, "weight"), x)
-    return torch.where(x > 0, torch.ones_like(x), a.expand_as(x).to(x.dtype))
+    a = _channel_view(check_floating(weight, "weight"), x).to(x.dtype)
+    return a + (1 - a) * _step(x)
 
 
 class _RReLU(Function):
@@ -269,7 +287,7 @@ class _RReLU(Function):
 
     @staticmethod
     def forward(ctx, x, slopes):
-        factor = torch.where(x > 0, torch.ones_like(x), slopes)
+        factor = slopes + (1 - slopes) * _step(x)  # 1 where x > 0, else the slope
         ctx.save_for_backward(factor)
         return x * factor
 
@@ -312,7 +330,7 @@ def rrelu(
                             device=input.device)  # fmt: skip
         slopes = lower + (upper - lower) * slopes
     else:
-        slopes = torch.full_like(input, (lower + upper) / 2)
+        slopes = torch.full((), (lower + upper) / 2, dtype=input.dtype, device=input.device)
     return _RReLU.apply(input, slopes)
 
 
@@ -322,7 +340,8 @@ def rrelu_derivative(
     """Evaluation-mode derivative: 1 where x > 0, else (lower + upper) / 2."""
     x = check_floating(input, "input")
     lower, upper = _check_rrelu_bounds(lower, upper)
-    return torch.where(x > 0, torch.ones_like(x), torch.full_like(x, (lower + upper) / 2))
+    slope = (lower + upper) / 2
+    return slope + (1 - slope) * _step(x)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,13 +354,13 @@ class _ELU(Function):
     def forward(ctx, x, alpha, scale):
         ctx.save_for_backward(x)
         ctx.alpha, ctx.scale = alpha, scale
-        return scale * torch.where(x > 0, x, alpha * torch.expm1(x.clamp(max=0)))
+        return scale * (x.clamp(min=0) + alpha * torch.expm1(x.clamp(max=0)))
 
     @staticmethod
     def backward(ctx, grad_out):
         (x,) = ctx.saved_tensors
-        slope = torch.where(x > 0, torch.ones_like(x), ctx.alpha * torch.exp(x.clamp(max=0)))
-        return grad_out * ctx.scale * slope, None, None
+        low = ctx.alpha * torch.exp(x.clamp(max=0))  # the slope for x <= 0
+        return grad_out * (ctx.scale * (low + _step(x) * (1 - low))), None, None
 
 
 def elu(input: torch.Tensor, alpha: float = 1.0, inplace: bool = False) -> torch.Tensor:
@@ -359,8 +378,8 @@ def elu(input: torch.Tensor, alpha: float = 1.0, inplace: bool = False) -> torch
 def elu_derivative(input: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
     r"""1 for :math:`x > 0`, else :math:`\alpha e^x`."""
     x = check_floating(input, "input")
-    alpha = check_number(alpha, "alpha")
-    return torch.where(x > 0, torch.ones_like(x), alpha * torch.exp(x.clamp(max=0)))
+    low = check_number(alpha, "alpha") * torch.exp(x.clamp(max=0))
+    return low + _step(x) * (1 - low)
 
 
 def selu(input: torch.Tensor, inplace: bool = False) -> torch.Tensor:
@@ -479,8 +498,8 @@ class _Softplus(Function):
     def backward(ctx, grad_out):
         (x,) = ctx.saved_tensors
         bx = ctx.beta * x
-        slope = torch.where(bx > ctx.threshold, torch.ones_like(x), _stable_sigmoid(bx))
-        return grad_out * slope, None, None
+        s = _stable_sigmoid(bx)
+        return grad_out * (s + _step(bx - ctx.threshold) * (1 - s)), None, None
 
 
 def softplus(input: torch.Tensor, beta: float = 1.0, threshold: float = 20.0) -> torch.Tensor:
@@ -505,7 +524,8 @@ def softplus_derivative(
     x = check_floating(input, "input")
     beta = check_number(beta, "beta", minimum=0, strict_minimum=True)
     threshold = check_number(threshold, "threshold")
-    return torch.where(beta * x > threshold, torch.ones_like(x), _stable_sigmoid(beta * x))
+    s = _stable_sigmoid(beta * x)
+    return s + _step(beta * x - threshold) * (1 - s)
 
 
 def _mish_slope(x: torch.Tensor) -> torch.Tensor:
@@ -575,8 +595,8 @@ class _LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, x, dim):
-        m = _row_max(x, dim)
-        y = x - m - torch.log(torch.exp(x - m).sum(dim=dim, keepdim=True))  # log-sum-exp
+        shifted = x - _row_max(x, dim)  # log-sum-exp: log sum e^x = m + log sum e^(x - m)
+        y = shifted - torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True))
         ctx.save_for_backward(y)
         ctx.dim = dim
         return y

@@ -88,6 +88,13 @@ def _geometry(x, kernel_size, stride, padding, dilation, ceil_mode) -> _Geometry
                 f"{effective} but the padded {axis} is {size + 2 * p}"
             )
         o = pool_output_size(size, k, s, p, d, ceil_mode)
+        empty = [i for i in range(o) if not any(0 <= i * s + j * d - p < size for j in range(k))]
+        if empty:
+            raise ValueError(
+                f"every pooling window must cover at least one input cell; along the {axis}, "
+                f"window {empty[0]} covers only padding (kernel_size={k}, dilation={d}, "
+                f"padding={p}, input size {size})"
+            )
         out.append(o)
         padded.append(max(size + 2 * p, (o - 1) * s + effective))  # ceil_mode may need more
     return _Geometry(kernel, stride, padding, dilation, tuple(out), tuple(padded))
@@ -97,8 +104,11 @@ def _windows(x: torch.Tensor, g: _Geometry, fill: float) -> torch.Tensor:
     """(N, C, H, W) -> strided view (N, C, out_h, out_w, k_h, k_w) of the padded input."""
     n, c, h, w = x.shape
     (ph, pw), (hp, wp) = g.padding, g.padded
-    padded = x.new_full((n, c, hp, wp), fill)
-    padded[:, :, ph : ph + h, pw : pw + w] = x
+    if (hp, wp) == (h, w) and x.is_contiguous():
+        padded = x  # no padding needed: cut the windows from the input itself
+    else:
+        padded = x.new_full((n, c, hp, wp), fill)
+        padded[:, :, ph : ph + h, pw : pw + w] = x
     s0, s1, s2, s3 = padded.stride()
     (sh, sw), (dh, dw) = g.stride, g.dilation
     return padded.as_strided(
@@ -114,7 +124,7 @@ def _axis_positions(g: _Geometry, axis: int, size: int, device):
     k = torch.arange(g.kernel[axis], device=device).unsqueeze(0)
     pos = o * g.stride[axis] + k * g.dilation[axis] - g.padding[axis]  # (out, k)
     first = torch.where(pos >= 0, pos, pos + g.dilation[axis] * g.kernel[axis] * size)
-    return pos, first.amin(dim=1).clamp(max=size - 1)
+    return pos, first.amin(dim=1)  # may lie past the input when a window holds no real cell
 
 
 class _MaxPool2d(Function):
@@ -135,10 +145,11 @@ class _MaxPool2d(Function):
         i, j = local // kw, local % kw
         r = rows[torch.arange(g.out[0], device=x.device).view(-1, 1), i]
         q = cols[torch.arange(g.out[1], device=x.device).view(1, -1), j]
-        # a window whose max is -inf may pick a padded cell: torch reports its first real cell
-        outside = (r < 0) | (r >= h) | (q < 0) | (q >= w)
-        r = torch.where(outside, first_row.view(-1, 1).expand_as(r), r)
-        q = torch.where(outside, first_col.view(1, -1).expand_as(q), q)
+        if g.padded != (h, w):
+            # a window whose max is -inf may pick a padded cell: torch reports its first real one
+            outside = (r < 0) | (r >= h) | (q < 0) | (q >= w)
+            r = torch.where(outside, first_row.view(-1, 1).expand_as(r), r)
+            q = torch.where(outside, first_col.view(1, -1).expand_as(q), q)
         indices = r * w + q  # flat index into each (H, W) plane
         ctx.save_for_backward(indices)
         ctx.input_shape = x.shape
