@@ -56,7 +56,7 @@ lint: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/python -m tools.notebooks execute $(CHAPTERS_MD)
 
-## make notebook NB=chapters/02_measuring_error.md: the same for one chapter.
+## make notebook NB=chapters/04_measuring_error.md: the same for one chapter.
 notebook: $(STAMP)
 	$(BIN)/python -m tools.notebooks execute "$(NB)"
 

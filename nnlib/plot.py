@@ -101,3 +101,36 @@ def plot_curves(
     ax.axvline(0.0, color="0.5", linewidth=0.8)
     ax.legend()
     return ax
+
+
+def decision_boundary(ax, predict, X, y, *, title: str | None = None, resolution: int = 200,
+                      margin: float = 0.5):  # fmt: skip
+    """Shade ``predict`` (2-D points -> probability of class 1) over the data's box and
+    scatter the points ``X`` coloured by their labels ``y`` (0/1).
+
+    ``predict`` receives a float64 CPU tensor of shape (resolution**2, 2) and returns one
+    probability per row (any device); the 0.5 contour is drawn as the decision boundary.
+    """
+    check_int(resolution, "resolution", minimum=2)
+    X = _to_numpy(X)
+    y = _to_numpy(y)
+    lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
+    gx = torch.linspace(float(lo[0]), float(hi[0]), resolution, dtype=torch.float64)
+    gy = torch.linspace(float(lo[1]), float(hi[1]), resolution, dtype=torch.float64)
+    mx, my = torch.meshgrid(gx, gy, indexing="xy")
+    grid = torch.stack([mx.reshape(-1), my.reshape(-1)], dim=1)
+    with torch.no_grad():
+        prob = _to_numpy(predict(grid)).reshape(resolution, resolution)
+    levels = [i / 10 for i in range(11)]
+    ax.contourf(_to_numpy(mx), _to_numpy(my), prob, levels=levels, cmap="RdBu_r", alpha=0.35)
+    ax.contour(_to_numpy(mx), _to_numpy(my), prob, levels=[0.5], colors="k", linewidths=1.5)
+    for label, marker, colour in ((0, "o", PALETTE[0]), (1, "^", PALETTE[1])):
+        pts = X[y == label]
+        ax.scatter(pts[:, 0], pts[:, 1], s=14, marker=marker, color=colour,
+                   edgecolors="white", linewidths=0.4, label=f"class {label}")  # fmt: skip
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title)
+    return ax

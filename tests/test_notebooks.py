@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ROOT / "chapters"
 MDS = sorted(CHAPTERS.glob("*.md"))
 IPYNBS = sorted(CHAPTERS.glob("*.ipynb"))
-L1_CHAPTER = CHAPTERS / "02_measuring_error.ipynb"
+L1_CHAPTER = CHAPTERS / "04_measuring_error.ipynb"
 
 
 def _ids(paths):
@@ -268,7 +268,7 @@ def test_real_book_builds_with_no_network(tmp_path):
         timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    page = (tmp_path / "_build" / "html" / "chapters" / "02_measuring_error.html").read_text()
+    page = (tmp_path / "_build" / "html" / "chapters" / "04_measuring_error.html").read_text()
     assert "tensor(0.6667, dtype=torch.float64)" in page
     assert "tensor(2., dtype=torch.float64)" in page
     assert (tmp_path / "_build" / "html" / "_static" / "mathjax" / "tex-chtml.js").exists()

@@ -1,6 +1,6 @@
 """The chapter pipeline: execute each chapters/*.md into its .ipynb, and check the pairs.
 
-    python -m tools.notebooks execute chapters/02_measuring_error.md [...]
+    python -m tools.notebooks execute chapters/04_measuring_error.md [...]
     python -m tools.notebooks check chapters/*.ipynb
 
 ``execute`` reads a MyST Markdown notebook with jupytext, runs it top to bottom in a fresh
