@@ -7,6 +7,13 @@ import os
 import matplotlib
 import pytest
 import torch
+from hypothesis import settings
+
+# CI (CI=true) replays a fixed set of examples so a run is reproducible; locally each run
+# explores new random examples (and remembers failures in .hypothesis/).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 # Kernels started by nbval inherit this environment: a non-interactive MPLBACKEND would stop
 # them drawing inline figures, so it is removed; this process itself draws with Agg.

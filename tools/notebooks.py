@@ -46,9 +46,11 @@ def execute(md_path: Path) -> Path:
         record_timing=False,
         resources={"metadata": {"path": str(md_path.parent.resolve())}},
     )
-    client.execute()
     out = paired_path(md_path, ".ipynb")
-    jupytext.write(nb, out, fmt="ipynb")
+    try:
+        client.execute()
+    finally:  # on an error too, so the failing cell's traceback can be read in the .ipynb
+        jupytext.write(nb, out, fmt="ipynb")
     return out
 
 
