@@ -1,0 +1,77 @@
+r"""Gradient clipping, written out; same names, signatures and results as
+:func:`torch.nn.utils.clip_grad_norm_` and :func:`torch.nn.utils.clip_grad_value_`.
+
+* By norm: treat all gradients as one long vector :math:`g`; if
+  :math:`\|g\|_p > c`, scale every gradient by :math:`c / (\|g\|_p + 10^{-6})`. The
+  direction of the update is kept, only its length is capped.
+* By value: clamp every gradient entry into :math:`[-c, c]`. Each coordinate is capped on
+  its own, which can change the update's direction.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import torch
+
+from nnlib._validation import check_number
+
+__all__ = ["total_grad_norm", "clip_grad_norm_", "clip_grad_value_"]
+
+
+def _grads(parameters) -> list[torch.Tensor]:
+    if isinstance(parameters, torch.Tensor):
+        parameters = [parameters]
+    params = list(parameters)
+    for p in params:
+        if not isinstance(p, torch.Tensor):
+            raise TypeError(f"parameters must be tensors; got {type(p).__name__}")
+    return [p.grad for p in params if p.grad is not None]
+
+
+def total_grad_norm(parameters: Iterable[torch.Tensor] | torch.Tensor,
+                    norm_type: float = 2.0) -> torch.Tensor:  # fmt: skip
+    """The p-norm of all gradients viewed as one vector (the norm of the per-tensor norms)."""
+    norm_type = float(norm_type)
+    if not (norm_type > 0):
+        raise ValueError(f"norm_type must be positive or inf; got {norm_type:g}")
+    grads = _grads(parameters)
+    if not grads:
+        return torch.tensor(0.0)
+    if math.isinf(norm_type):
+        norms = torch.stack([g.detach().abs().max() for g in grads])
+        return norms.max()
+    norms = torch.stack([torch.linalg.vector_norm(g.detach(), norm_type) for g in grads])
+    return torch.linalg.vector_norm(norms, norm_type)
+
+
+def clip_grad_norm_(
+    parameters: Iterable[torch.Tensor] | torch.Tensor,
+    max_norm: float,
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+) -> torch.Tensor:
+    """Scale all gradients in place so that their total norm is at most ``max_norm``.
+
+    Returns the total norm *before* clipping (as PyTorch does), so it can be logged.
+    """
+    max_norm = check_number(max_norm, "max_norm", minimum=0)
+    grads = _grads(parameters)
+    total = total_grad_norm(parameters, norm_type)
+    if error_if_nonfinite and not torch.isfinite(total):
+        raise RuntimeError(
+            f"the total norm of order {float(norm_type):g} of the gradients is non-finite "
+            f"({total.item()}), so it cannot be clipped"
+        )
+    scale = torch.clamp(max_norm / (total + 1e-6), max=1.0)  # 1 when already short enough
+    for g in grads:
+        g.mul_(scale.to(g.device))
+    return total
+
+
+def clip_grad_value_(parameters: Iterable[torch.Tensor] | torch.Tensor, clip_value: float) -> None:
+    """Clamp every gradient entry into ``[-clip_value, clip_value]`` in place."""
+    clip_value = check_number(clip_value, "clip_value", minimum=0)
+    for g in _grads(parameters):
+        g.clamp_(-clip_value, clip_value)

@@ -1,0 +1,104 @@
+"""nnlib.clip against torch.nn.utils's clipping."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from nnlib import clip
+
+
+def _params(seed=0, scale=10.0):
+    g = torch.Generator().manual_seed(seed)
+    ps = [torch.randn(s, generator=g, requires_grad=True) for s in ((3, 4), (4,), (2, 2, 2))]
+    for p in ps:
+        p.grad = torch.randn(p.shape, generator=g) * scale
+    return ps
+
+
+def _clone(ps):
+    out = [p.detach().clone().requires_grad_(True) for p in ps]
+    for o, p in zip(out, ps, strict=True):
+        o.grad = p.grad.clone()
+    return out
+
+
+@pytest.mark.parametrize("norm_type", [1.0, 2.0, 3.0, math.inf])
+@pytest.mark.parametrize("max_norm", [0.0, 0.5, 5.0, 1e6])
+def test_clip_grad_norm_matches_torch(norm_type, max_norm):
+    ours, theirs = _params(), _params()
+    total_ours = clip.clip_grad_norm_(ours, max_norm, norm_type)
+    total_theirs = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
+    torch.testing.assert_close(total_ours, total_theirs)
+    for a, b in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(a.grad, b.grad)
+    after = clip.total_grad_norm(ours, norm_type).item()
+    assert after <= max_norm + 1e-4 or after == pytest.approx(total_ours.item())
+
+
+@pytest.mark.parametrize("clip_value", [0.0, 0.1, 3.0])
+def test_clip_grad_value_matches_torch(clip_value):
+    ours, theirs = _params(), _params()
+    clip.clip_grad_value_(ours, clip_value)
+    torch.nn.utils.clip_grad_value_(theirs, clip_value)
+    for a, b in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(a.grad, b.grad)
+        assert a.grad.abs().max() <= clip_value
+
+
+def test_clip_norm_keeps_direction_clip_value_may_not():
+    ours = _params()
+    before = torch.cat([p.grad.reshape(-1) for p in ours])
+    clip.clip_grad_norm_(ours, 1.0)
+    after = torch.cat([p.grad.reshape(-1) for p in ours])
+    cosine = torch.nn.functional.cosine_similarity(before, after, dim=0)
+    assert cosine.item() == pytest.approx(1.0, abs=1e-6)
+    by_value = _clone(_params())
+    clip.clip_grad_value_(by_value, 1.0)
+    after_value = torch.cat([p.grad.reshape(-1) for p in by_value])
+    assert torch.nn.functional.cosine_similarity(before, after_value, dim=0).item() < 0.999
+
+
+def test_single_tensor_and_missing_grads():
+    p = torch.zeros(3, requires_grad=True)
+    assert clip.total_grad_norm(p).item() == 0.0  # no gradient yet
+    p.grad = torch.tensor([3.0, 4.0, 0.0])
+    assert clip.clip_grad_norm_(p, 1.0).item() == pytest.approx(5.0)
+    torch.testing.assert_close(p.grad, torch.tensor([0.6, 0.8, 0.0]), atol=1e-6, rtol=0)
+
+
+def test_nonfinite_norm():
+    p = torch.zeros(2, requires_grad=True)
+    p.grad = torch.tensor([float("inf"), 1.0])
+    with pytest.raises(
+        RuntimeError, match=r"^the total norm of order 2 of the gradients is non-finite \(inf\)"
+    ):
+        clip.clip_grad_norm_([p], 1.0, error_if_nonfinite=True)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda ps: clip.clip_grad_norm_(ps, -1.0), ValueError, r"^max_norm must be >= 0; got -1$"),
+        (
+            lambda ps: clip.clip_grad_value_(ps, -0.1),
+            ValueError,
+            r"^clip_value must be >= 0; got -0.1$",
+        ),
+        (
+            lambda ps: clip.total_grad_norm(ps, 0),
+            ValueError,
+            r"^norm_type must be positive or inf; got 0$",
+        ),
+        (
+            lambda ps: clip.clip_grad_norm_([1.0], 1.0),
+            TypeError,
+            r"^parameters must be tensors; got float$",
+        ),
+    ],
+)
+def test_errors_are_named(call, error, message):
+    with pytest.raises(error, match=message):
+        call(_params())
