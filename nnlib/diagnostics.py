@@ -1,8 +1,9 @@
 """Looking inside a network while it trains: gradient norms, activation statistics, dead
 units, and the gradient-flow figure.
 
-``GradientMonitor`` hooks the chosen layers and records, at every backward pass, the norm of the gradient arriving at each layer's output; after a backward
-pass, ``weight_grad_norms`` reads each layer's weight-gradient norm. ``ActivationMonitor``
+``GradientMonitor`` hooks the chosen layers and records, at every backward pass, the norm
+of the gradient arriving at each layer's output; after a backward pass,
+``weight_grad_norms`` reads each layer's weight-gradient norm. ``ActivationMonitor``
 records the mean, standard deviation and fraction of exact zeros of each layer's output
 with forward hooks. Both are context managers that remove their hooks on exit.
 """
