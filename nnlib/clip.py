@@ -57,6 +57,8 @@ def clip_grad_norm_(
     Returns the total norm *before* clipping (as PyTorch does), so it can be logged.
     """
     max_norm = check_number(max_norm, "max_norm", minimum=0)
+    if not isinstance(parameters, torch.Tensor):
+        parameters = list(parameters)  # a generator (model.parameters()) can be read only once
     grads = _grads(parameters)
     total = total_grad_norm(parameters, norm_type)
     if error_if_nonfinite and not torch.isfinite(total):

@@ -61,6 +61,24 @@ def test_clip_norm_keeps_direction_clip_value_may_not():
     assert torch.nn.functional.cosine_similarity(before, after_value, dim=0).item() < 0.999
 
 
+def test_generators_are_read_once_like_torch():
+    """model.parameters() is a generator: the norm and the scaling must see the same tensors."""
+    ours, theirs = torch.nn.Linear(5, 3), torch.nn.Linear(5, 3)
+    theirs.load_state_dict(ours.state_dict())
+    for m in (ours, theirs):
+        m(torch.ones(2, 5)).pow(2).sum().mul(100).backward()
+    total = clip.clip_grad_norm_(ours.parameters(), 1.0)
+    torch.nn.utils.clip_grad_norm_(theirs.parameters(), 1.0)
+    assert total.item() > 1.0
+    assert clip.total_grad_norm(ours.parameters()).item() == pytest.approx(1.0, rel=1e-5)
+    for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
+        torch.testing.assert_close(a.grad, b.grad)
+    by_value = torch.nn.Linear(5, 3)
+    by_value(torch.ones(2, 5)).pow(2).sum().mul(100).backward()
+    clip.clip_grad_value_(by_value.parameters(), 0.5)
+    assert max(p.grad.abs().max().item() for p in by_value.parameters()) <= 0.5
+
+
 def test_single_tensor_and_missing_grads():
     p = torch.zeros(3, requires_grad=True)
     assert clip.total_grad_norm(p).item() == 0.0  # no gradient yet
