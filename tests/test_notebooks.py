@@ -105,6 +105,17 @@ def test_outputs_are_comparable(ipynb):
             )
 
 
+@pytest.mark.parametrize("ipynb", IPYNBS, ids=_ids(IPYNBS))
+def test_glued_values_are_plain_numbers_or_text(ipynb):
+    """A glued NumPy or torch scalar renders as 'np.float64(0.5)' in the prose."""
+    nb = nbformat.read(ipynb, as_version=4)
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            text = out.get("data", {}).get("application/papermill.record/text/plain")
+            if text is not None:
+                assert not re.match(r"(np\.|numpy|tensor\()", text), f"glued {text!r}"
+
+
 def test_l1_chapter_prints_the_source_example():
     text = L1_CHAPTER.read_text()
     assert "tensor(0.6667, dtype=torch.float64)\\n" in text
