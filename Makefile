@@ -17,7 +17,7 @@ export JUPYTER_PLATFORM_DIRS := 1
 CHAPTERS_MD    := $(sort $(wildcard chapters/*.md))
 CHAPTERS_IPYNB := $(CHAPTERS_MD:.md=.ipynb)
 
-.PHONY: all venv book test unit nbval lint notebooks notebook lab bench clean distclean
+.PHONY: all venv book test unit nbval lint notebooks notebook lab bench browser-deps clean distclean
 
 all: test
 
@@ -37,9 +37,19 @@ book: $(STAMP)
 
 ## make test: lint, unit and pipeline tests, strict nbval on every chapter, then the book
 ## build with warnings as errors. Any failure fails the target.
-test: $(STAMP) lint
+test: $(STAMP) lint browser-deps
 	$(BIN)/python -m pytest $(NBVAL_FLAGS) tests $(CHAPTERS_IPYNB)
 	$(BIN)/jupyter-book build $(BOOK_FLAGS) .
+
+## make browser-deps: Debian's Chromium for tests/test_browser.py. Installed only when
+## missing and only as root with apt-get (CI, containers); otherwise the browser tests are
+## skipped with a message (and fail under CI=true).
+browser-deps:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	else echo "chromium not found and not installable here: browser tests will be skipped"; fi
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests
