@@ -172,3 +172,16 @@ def test_screenshots_for_review(chromium, server, tmp_path):
         _render(chromium, urljoin(base, f"{page}.html"), tmp_path,
                 [f"--screenshot={png}", "--window-size=1280,2200", "--hide-scrollbars"])  # fmt: skip
         assert png.is_file() and png.stat().st_size > 20_000, f"no screenshot of {page}"
+
+
+@pytest.mark.slow
+def test_search_finds_pages(chromium, server, tmp_path):
+    base, _ = server
+    dom, console = _render(
+        chromium, urljoin(base, "search.html?q=sigmoid"), tmp_path, ["--dump-dom"]
+    )
+    assert not [line for line in console if CONSOLE_ERROR.search(line)]
+    hits = re.findall(
+        r'<li[^>]*>\s*<a[^>]+href="([^"]+\.html[^"]*)"', dom.split('id="search-results"')[-1]
+    )
+    assert any("02_activation_functions" in h for h in hits), f"search results: {hits[:5]}"

@@ -106,6 +106,34 @@ def test_outputs_are_comparable(ipynb):
 
 
 @pytest.mark.parametrize("ipynb", IPYNBS, ids=_ids(IPYNBS))
+def test_every_figure_has_a_caption_and_alt_text(ipynb):
+    nb = nbformat.read(ipynb, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if any("image/png" in out.get("data", {}) for out in cell.outputs):
+            options = cell.metadata.get("mystnb", {})
+            assert options.get("figure", {}).get("caption", "").strip(), f"cell {i}: no caption"
+            assert options.get("figure", {}).get("name"), f"cell {i}: no figure name"
+            assert options.get("image", {}).get("alt", "").strip(), f"cell {i}: no alt text"
+
+
+@pytest.mark.parametrize("ipynb", IPYNBS, ids=_ids(IPYNBS))
+def test_every_chapter_has_exercises_with_executed_solutions(ipynb):
+    nb = nbformat.read(ipynb, as_version=4)
+    sources = [c.source for c in nb.cells]
+    exercises = sum(s.count("```{exercise}") for s in sources)
+    assert exercises >= 2, f"{ipynb.name}: {exercises} exercises"
+    starts = [i for i, s in enumerate(sources) if "```{solution-start}" in s]
+    assert len(starts) == exercises, "every exercise needs a solution"
+    for i in starts:
+        assert "class: dropdown" in sources[i], f"cell {i}: solutions sit in a dropdown"
+        end = next(j for j in range(i + 1, len(sources)) if "```{solution-end}" in sources[j])
+        code = [c for c in nb.cells[i + 1 : end] if c.cell_type == "code"]
+        assert code and all(c.execution_count for c in code), f"cell {i}: solution not executed"
+
+
+@pytest.mark.parametrize("ipynb", IPYNBS, ids=_ids(IPYNBS))
 def test_glued_values_are_plain_numbers_or_text(ipynb):
     """A glued NumPy or torch scalar renders as 'np.float64(0.5)' in the prose."""
     nb = nbformat.read(ipynb, as_version=4)
