@@ -183,16 +183,6 @@ def _error_derivative(input, target, rho_prime):
     return rho_prime(input - target)
 
 
-_REDUCTION_MATH = r"""
-    .. math::
-        \ell = \begin{cases}
-            (\ell_1, \dots, \ell_N) & \text{reduction = 'none'} \\
-            \frac{1}{N}\sum_i \ell_i & \text{reduction = 'mean'} \\
-            \sum_i \ell_i & \text{reduction = 'sum'}
-        \end{cases}
-"""
-
-
 def l1_loss(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     r"""Mean absolute error (L1 loss): :math:`\ell_i = |x_i - y_i|`, then reduced.
 

@@ -24,7 +24,8 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 
 import pytest
-import yaml
+
+from tools import notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 CONSOLE_ERROR = re.compile(r"Uncaught|Error|Failed to load|net::ERR_|Refused to", re.I)
@@ -83,25 +84,7 @@ def server(site):
     httpd.shutdown()
 
 
-def _toc_pages() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                pages.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(toc.get("parts", toc.get("chapters", [])))
-    return pages
-
-
-PAGES = _toc_pages()
+PAGES = notebooks.toc_files(ROOT / "_toc.yml")
 
 
 def _render(chromium, url, tmp_path, extra=()):

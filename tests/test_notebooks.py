@@ -31,21 +31,7 @@ def _ids(paths):
 
 
 def _toc_files() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                files.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(toc)
-    return files
+    return notebooks.toc_files(ROOT / "_toc.yml")
 
 
 # --- the chapters as committed ---------------------------------------------------------------

@@ -5,8 +5,9 @@
 
 ``execute`` reads a MyST Markdown notebook with jupytext, runs it top to bottom in a fresh
 kernel (working directory: the chapter's folder) and writes the paired ``.ipynb`` with its
-outputs and execution counts. No timing metadata is stored, so re-executing an unchanged
-chapter leaves the file byte-identical.
+outputs and execution counts. Cell ids are deterministic, no timing metadata is stored and
+printed text is merged into one output per stream, so re-executing an unchanged chapter
+leaves the file byte-identical.
 
 ``check`` fails when a pair's inputs differ (cell types, sources, tags) or when a code cell
 of an ``.ipynb`` has no stored execution count: nbval silently skips such a cell, so an
@@ -28,8 +29,49 @@ KERNEL = "python3"
 TIMEOUT_S = 600
 
 
+def toc_files(toc_path: Path) -> list[str]:
+    """Every page of a Jupyter Book table of contents (``_toc.yml``), the root first."""
+    import yaml
+
+    toc = yaml.safe_load(Path(toc_path).read_text())
+    pages = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                pages.append(node["file"])
+            for key, value in node.items():
+                if key != "file":
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk({k: v for k, v in toc.items() if k != "root"})
+    return pages
+
+
 def paired_path(path: Path, suffix: str) -> Path:
     return Path(path).with_suffix(suffix)
+
+
+def coalesce_streams(nb) -> None:
+    """Merge consecutive stdout (or stderr) outputs of a cell into one.
+
+    How a kernel splits printed text into messages depends on timing; merging makes the
+    stored notebook independent of it.
+    """
+    for cell in nb.cells:
+        merged = []
+        for out in cell.get("outputs", []):
+            if (merged and out.get("output_type") == "stream"
+                    and merged[-1].get("output_type") == "stream"
+                    and merged[-1].get("name") == out.get("name")):  # fmt: skip
+                merged[-1]["text"] = merged[-1]["text"] + out["text"]
+            else:
+                merged.append(out)
+        if "outputs" in cell:
+            cell["outputs"] = merged
 
 
 def execute(md_path: Path) -> Path:
@@ -50,6 +92,7 @@ def execute(md_path: Path) -> Path:
     try:
         client.execute()
     finally:  # on an error too, so the failing cell's traceback can be read in the .ipynb
+        coalesce_streams(nb)
         jupytext.write(nb, out, fmt="ipynb")
     return out
 
