@@ -326,9 +326,10 @@ def rrelu(
     lower, upper = _check_rrelu_bounds(lower, upper)
     check_not_inplace(inplace)
     if training:
-        slopes = torch.rand(input.shape, generator=generator, dtype=input.dtype,
-                            device=input.device)  # fmt: skip
-        slopes = lower + (upper - lower) * slopes
+        # draw on the generator's device (a CPU generator can drive CUDA inputs), then move
+        where = generator.device if generator is not None else input.device
+        slopes = torch.rand(input.shape, generator=generator, dtype=input.dtype, device=where)
+        slopes = lower + (upper - lower) * slopes.to(input.device)
     else:
         slopes = torch.full((), (lower + upper) / 2, dtype=input.dtype, device=input.device)
     return _RReLU.apply(input, slopes)

@@ -323,6 +323,15 @@ def test_cuda_forward_matches_torch(name, dtype):
 
 
 @pytest.mark.gpu
+def test_rrelu_cpu_generator_drives_cuda_input():
+    x = -torch.ones(1000, device="cuda")
+    a = A.rrelu(x, 0.1, 0.3, training=True, generator=torch.Generator().manual_seed(0))
+    b = A.rrelu(x.cpu(), 0.1, 0.3, training=True, generator=torch.Generator().manual_seed(0))
+    assert a.device.type == "cuda"
+    torch.testing.assert_close(a.cpu(), b)
+
+
+@pytest.mark.gpu
 @pytest.mark.parametrize("name", list(ALL_PAIRS))
 def test_cuda_gradients_match_cpu(name):
     ours, _ = ALL_PAIRS[name]
