@@ -30,29 +30,20 @@ def _select(model: nn.Module, layer_types) -> list[tuple[str, nn.Module]]:
     return layers
 
 
-class GradientMonitor:
-    """Per-layer gradient norms of ``model``'s layers of ``layer_types``.
-
-    ``output_grad_norms[name]`` lists, per backward pass, the norm of dL/d(layer output);
-    ``weight_grad_norms()`` returns the current norm of each layer's weight gradient.
-    """
+class _ForwardHookMonitor:
+    """Selects a model's layers; as a context manager, puts ``_hook(name)`` on each as a
+    forward hook and removes them all on exit."""
 
     def __init__(self, model: nn.Module, layer_types: tuple[type, ...] = _DEFAULT_LAYERS):
         self.layers = _select(model, layer_types)
-        self.output_grad_norms: dict[str, list[float]] = {name: [] for name, _ in self.layers}
         self._handles: list = []
 
-    def __enter__(self) -> GradientMonitor:
-        for name, module in self.layers:
-            # a forward hook puts a tensor hook on the layer's output: autograd calls it with
-            # dL/d(output) during the backward pass
-            def forward_hook(module, inputs, output, name=name):
-                if output.requires_grad:
-                    output.register_hook(
-                        lambda grad: self.output_grad_norms[name].append(grad.norm().item())
-                    )
+    def _hook(self, name: str):
+        raise NotImplementedError
 
-            self._handles.append(module.register_forward_hook(forward_hook))
+    def __enter__(self):
+        for name, module in self.layers:
+            self._handles.append(module.register_forward_hook(self._hook(name)))
         return self
 
     def __exit__(self, *exc) -> None:
@@ -62,6 +53,29 @@ class GradientMonitor:
 
     def names(self) -> list[str]:
         return [name for name, _ in self.layers]
+
+
+class GradientMonitor(_ForwardHookMonitor):
+    """Per-layer gradient norms of ``model``'s layers of ``layer_types``.
+
+    ``output_grad_norms[name]`` lists, per backward pass, the norm of dL/d(layer output);
+    ``weight_grad_norms()`` returns the current norm of each layer's weight gradient.
+    """
+
+    def __init__(self, model: nn.Module, layer_types: tuple[type, ...] = _DEFAULT_LAYERS):
+        super().__init__(model, layer_types)
+        self.output_grad_norms: dict[str, list[float]] = {name: [] for name, _ in self.layers}
+
+    def _hook(self, name: str):
+        # a forward hook puts a tensor hook on the layer's output: autograd calls it with
+        # dL/d(output) during the backward pass
+        def forward_hook(module, inputs, output):
+            if output.requires_grad:
+                output.register_hook(
+                    lambda grad: self.output_grad_norms[name].append(grad.norm().item())
+                )
+
+        return forward_hook
 
     def weight_grad_norms(self) -> list[float]:
         """Norm of each monitored layer's weight gradient (nan where there is none yet)."""
@@ -73,31 +87,22 @@ class GradientMonitor:
         return out
 
 
-class ActivationMonitor:
+class ActivationMonitor(_ForwardHookMonitor):
     """Mean, standard deviation and fraction of exact zeros of each monitored layer's output,
     one record per forward pass: ``stats[name]`` is a list of dicts."""
 
     def __init__(self, model: nn.Module, layer_types: tuple[type, ...] = _DEFAULT_LAYERS):
-        self.layers = _select(model, layer_types)
+        super().__init__(model, layer_types)
         self.stats: dict[str, list[dict[str, float]]] = {name: [] for name, _ in self.layers}
-        self._handles: list = []
 
-    def __enter__(self) -> ActivationMonitor:
-        for name, module in self.layers:
+    def _hook(self, name: str):
+        def forward_hook(module, inputs, output):
+            out = output.detach().float()
+            record = {"mean": out.mean().item(), "std": out.std().item()}
+            record["zero_fraction"] = (out == 0).float().mean().item()
+            self.stats[name].append(record)
 
-            def hook(module, inputs, output, name=name):
-                out = output.detach().float()
-                record = {"mean": out.mean().item(), "std": out.std().item()}
-                record["zero_fraction"] = (out == 0).float().mean().item()
-                self.stats[name].append(record)
-
-            self._handles.append(module.register_forward_hook(hook))
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
+        return forward_hook
 
     def last(self, key: str) -> list[float]:
         """``key`` ('mean', 'std' or 'zero_fraction') of the last forward pass, per layer."""
