@@ -69,6 +69,13 @@ def test_relative_error_is_scale_free():
     assert bp.relative_error(torch.zeros(2), torch.zeros(2)) == 0.0
 
 
+def test_relative_error_is_not_dominated_by_a_near_zero_entry():
+    # Entry by entry, the second entry alone would give 1/3; over the tensor it is negligible.
+    a = torch.tensor([1.0, 1e-12], dtype=torch.float64)
+    b = torch.tensor([1.0, 2e-12], dtype=torch.float64)
+    assert bp.relative_error(a, b) == pytest.approx(5e-13, rel=1e-6)
+
+
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
