@@ -36,12 +36,14 @@ from nnlib import losses as L
 from nnlib import pooling as P
 
 
-def cases(device: torch.device):
-    """(group, name, nnlib fn, torch fn, input factory) for every benchmarked op."""
+def cases(device: torch.device, size_factor: int = 1):
+    """(group, name, nnlib fn, torch fn, input factory) for every benchmarked op; every size
+    (the elements of an activation's input, the batch of the loss and of the pooling) is
+    multiplied by ``size_factor``."""
     g = torch.Generator(device="cpu").manual_seed(0)
 
     def act_input():
-        return torch.randn(1_000_000, generator=g).to(device)
+        return torch.randn(1_000_000 * size_factor, generator=g).to(device)
 
     w = torch.tensor([0.25], device=device)
     acts = {
@@ -59,20 +61,20 @@ def cases(device: torch.device):
         "softplus": (A.softplus, F.softplus),
         "mish": (A.mish, F.mish),
         "softmax": (
-            lambda x: A.softmax(x.view(1000, 1000), 1),
-            lambda x: F.softmax(x.view(1000, 1000), 1),
+            lambda x: A.softmax(x.view(-1, 1000), 1),
+            lambda x: F.softmax(x.view(-1, 1000), 1),
         ),  # fmt: skip
         "log_softmax": (
-            lambda x: A.log_softmax(x.view(1000, 1000), 1),
-            lambda x: F.log_softmax(x.view(1000, 1000), 1),
+            lambda x: A.log_softmax(x.view(-1, 1000), 1),
+            lambda x: F.log_softmax(x.view(-1, 1000), 1),
         ),  # fmt: skip
         "identity": (A.identity, lambda x: x.clone()),
     }
     for name, (ours, theirs) in acts.items():
         yield "activation", name, ours, theirs, act_input
 
-    logits = torch.randn(4096, 1000, generator=g).to(device)
-    target = torch.randint(0, 1000, (4096,), generator=g).to(device)
+    logits = torch.randn(4096 * size_factor, 1000, generator=g).to(device)
+    target = torch.randint(0, 1000, (4096 * size_factor,), generator=g).to(device)
     yield ("loss", "cross_entropy", lambda x: L.cross_entropy(x, target),
            lambda x: F.cross_entropy(x, target), lambda: logits.clone())  # fmt: skip
     yield ("loss", "cross_entropy (smoothing 0.1)",
@@ -80,7 +82,7 @@ def cases(device: torch.device):
            lambda x: F.cross_entropy(x, target, label_smoothing=0.1),
            lambda: logits.clone())  # fmt: skip
 
-    images = torch.randn(32, 64, 56, 56, generator=g).to(device)
+    images = torch.randn(32 * size_factor, 64, 56, 56, generator=g).to(device)
     yield ("pooling", "max_pool2d k=2", lambda x: P.max_pool2d(x, 2),
            lambda x: F.max_pool2d(x, 2), lambda: images.clone())  # fmt: skip
     yield ("pooling", "avg_pool2d k=2", lambda x: P.avg_pool2d(x, 2),
@@ -109,6 +111,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="shorter runs")
     parser.add_argument("--mode", choices=("eager", "compiled", "both"), default="both")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--size-factor", type=int, default=1,
+                        help="multiply every size by this (GPUs need larger sizes)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -116,7 +120,7 @@ def main(argv=None) -> int:
     min_run = 0.2 if args.quick else 1.0
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
     print(f"torch {torch.__version__} on {device} ({name or platform.machine()}), "
-          f"{torch.get_num_threads()} CPU threads")  # fmt: skip
+          f"{torch.get_num_threads()} CPU threads, size factor {args.size_factor}")  # fmt: skip
     modes = ("eager", "compiled") if args.mode == "both" else (args.mode,)
     header = f"{'group':10s} {'op':30s} {'torch ms':>9s}"
     for mode in modes:
@@ -124,7 +128,9 @@ def main(argv=None) -> int:
     print(header + "  target")
     worst = {mode: {} for mode in modes}
     compile_s = 0.0
-    for group, op, ours, theirs, make in cases(device):
+    if args.size_factor < 1:
+        parser.error(f"--size-factor must be >= 1; got {args.size_factor}")
+    for group, op, ours, theirs, make in cases(device, args.size_factor):
         x = make()
         t_torch = time_fwd_bwd(theirs, x, min_run)
         line = f"{group:10s} {op:30s} {t_torch * 1e3:9.3f}"
