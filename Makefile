@@ -31,8 +31,18 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 ## make book: build the HTML book into _build/html from the stored, verified notebook outputs.
+## make book BOOK_REPOSITORY=https://github.com/OWNER/REPO [BOOK_BRANCH=main]: the same, with
+## a repository link and Binder and Colab launch buttons on every page (tools/book_config.py).
+BOOK_REPOSITORY ?=
+BOOK_BRANCH ?= main
 book: $(STAMP)
+ifeq ($(strip $(BOOK_REPOSITORY)),)
 	$(BIN)/jupyter-book build $(BOOK_FLAGS) .
+else
+	$(BIN)/python -m tools.book_config --repository "$(BOOK_REPOSITORY)" --branch "$(BOOK_BRANCH)" \
+	  _config.yml > _config.repository.yml
+	$(BIN)/jupyter-book build $(BOOK_FLAGS) --config _config.repository.yml .
+endif
 	@echo "Book: $(abspath _build/html/index.html)"
 
 ## make test: lint, unit and pipeline tests, strict nbval on every chapter, then the book
