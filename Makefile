@@ -45,8 +45,9 @@ else
 endif
 	@echo "Book: $(abspath _build/html/index.html)"
 
-## make test: lint, unit and pipeline tests, strict nbval on every chapter, then the book
-## build with warnings as errors. Any failure fails the target.
+## make test: lint, unit and pipeline tests, strict nbval on every chapter (then again on
+## baseline CPU kernels: nbval-portable), then the book build with warnings as errors. Any
+## failure fails the target.
 test: $(STAMP) lint browser-deps
 	$(BIN)/python -m pytest $(NBVAL_FLAGS) tests $(CHAPTERS_IPYNB)
 	$(MAKE) --no-print-directory nbval-portable

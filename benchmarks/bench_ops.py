@@ -114,6 +114,8 @@ def main(argv=None) -> int:
     parser.add_argument("--size-factor", type=int, default=1,
                         help="multiply every size by this (GPUs need larger sizes)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.size_factor < 1:
+        parser.error(f"--size-factor must be >= 1; got {args.size_factor}")
     if args.threads:
         torch.set_num_threads(args.threads)
     device = nnlib.get_device()
@@ -128,8 +130,6 @@ def main(argv=None) -> int:
     print(header + "  target")
     worst = {mode: {} for mode in modes}
     compile_s = 0.0
-    if args.size_factor < 1:
-        parser.error(f"--size-factor must be >= 1; got {args.size_factor}")
     for group, op, ours, theirs, make in cases(device, args.size_factor):
         x = make()
         t_torch = time_fwd_bwd(theirs, x, min_run)

@@ -52,7 +52,7 @@ def test_bad_repository_or_branch_is_named_in_the_error(url, branch, message):
         book_config.with_repository({}, url, branch)
 
 
-def test_command_line_writes_yaml_and_rejects_a_bad_url(tmp_path):
+def test_command_line_writes_yaml_and_rejects_a_bad_url():
     ok = subprocess.run(
         [sys.executable, "-m", "tools.book_config", "--repository", REPO, "_config.yml"],
         capture_output=True, text=True, cwd=ROOT, timeout=60,
