@@ -1,11 +1,14 @@
 # The two commands a reader needs:   make book   |   make test
-# Both create (or refresh, when requirements.txt or pyproject.toml changed) the virtual
-# environment .venv first. Nothing here downloads anything except `make venv` itself.
+# Both create (or refresh) the virtual environment .venv first. `make book` installs only
+# requirements-book.txt (Jupyter Book's stack, no PyTorch: the book renders stored outputs);
+# `make test`, `make notebooks` and `make lab` add requirements.txt (PyTorch, the test tools,
+# nnlib) to the same venv. Nothing here downloads anything except those two installs.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+BOOK_STAMP := $(VENV)/.installed-book
 BOOK_FLAGS := -W -n --keep-going
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
@@ -23,9 +26,16 @@ all: test
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+# What building the HTML needs: Jupyter Book 1.x and its extensions, no PyTorch.
+$(BOOK_STAMP): requirements-book.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --progress-bar off --upgrade pip
+	$(BIN)/python -m pip install --quiet --progress-bar off -r requirements-book.txt
+	touch $@
+
+# Everything else: PyTorch, the notebook and test tools, nnlib (requirements.txt includes
+# requirements-book.txt, so the pins cannot disagree).
+$(STAMP): $(BOOK_STAMP) requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --progress-bar off -r requirements.txt
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (book)" >/dev/null
 	touch $@
@@ -35,7 +45,7 @@ $(STAMP): requirements.txt pyproject.toml
 ## a repository link and Binder and Colab launch buttons on every page (tools/book_config.py).
 BOOK_REPOSITORY ?=
 BOOK_BRANCH ?= main
-book: $(STAMP)
+book: $(BOOK_STAMP)
 ifeq ($(strip $(BOOK_REPOSITORY)),)
 	$(BIN)/jupyter-book build $(BOOK_FLAGS) .
 else

@@ -6,6 +6,7 @@ folder, so a broken safeguard cannot pass silently.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -322,7 +323,12 @@ def _network_off_available() -> bool:
 @pytest.mark.slow
 @pytest.mark.skipif(not _network_off_available(), reason="cannot drop the network (unshare -n)")
 def test_real_book_builds_with_no_network(tmp_path):
-    """The book, its config and stored outputs build with no network interface at all."""
+    """The book, its config and stored outputs build with no network interface at all, and
+    without PyTorch (`make book` does not install it): importing torch fails in this build."""
+    blocker = tmp_path / "no_torch" / "torch"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text('raise ImportError("the book build must not need torch")')
+    env = {**os.environ, "PYTHONPATH": str(blocker.parent)}
     jb = Path(sys.executable).with_name("jupyter-book")
     result = subprocess.run(
         [
@@ -340,6 +346,7 @@ def test_real_book_builds_with_no_network(tmp_path):
         capture_output=True,
         text=True,
         timeout=600,
+        env=env,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     page = (tmp_path / "_build" / "html" / "chapters" / "04_measuring_error.html").read_text()
