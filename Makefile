@@ -11,6 +11,14 @@ STAMP  := $(VENV)/.installed
 BOOK_STAMP := $(VENV)/.installed-book
 BOOK_FLAGS := -W -n --keep-going
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+# Tests and notebooks run in parallel, one single-threaded process per core (pytest-xdist):
+# the chapters' networks are small, so a second PyTorch thread in one process costs more in
+# coordination than it saves, while a second process is a second chapter done.
+# `--dist loadfile` keeps every cell of a notebook on one worker, in order, in one kernel (and
+# every test of a file on one worker). WORKERS=1 runs it all in one process.
+WORKERS ?= auto
+PARALLEL := -n $(WORKERS) --dist loadfile
+ONE_THREAD := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 # Tools from the venv come first. (MPLBACKEND is left unset: kernels need their inline backend.)
 export PATH := $(abspath $(BIN)):$(PATH)
@@ -59,8 +67,8 @@ endif
 ## baseline CPU kernels: nbval-portable), then the book build with warnings as errors. Any
 ## failure fails the target.
 test: $(STAMP) lint browser-deps
-	$(BIN)/python -m pytest $(NBVAL_FLAGS) tests $(CHAPTERS_IPYNB)
-	$(MAKE) --no-print-directory nbval-portable
+	$(ONE_THREAD) $(BIN)/python -m pytest $(PARALLEL) $(NBVAL_FLAGS) tests $(CHAPTERS_IPYNB)
+	$(NBVAL_PORTABLE)
 	$(BIN)/jupyter-book build $(BOOK_FLAGS) .
 
 ## make nbval-portable: strict nbval again, with PyTorch's and MKL's CPU kernels switched to
@@ -69,8 +77,10 @@ test: $(STAMP) lint browser-deps
 ## nbval-ignore-output, training runs whose digits depend on the machine, are not compared;
 ## their asserts still run.)
 PORTABLE_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2
+NBVAL_PORTABLE = $(PORTABLE_ENV) $(BIN)/python -m pytest -p no:cacheprovider $(PARALLEL) \
+  $(NBVAL_FLAGS) $(CHAPTERS_IPYNB)
 nbval-portable: $(STAMP)
-	$(PORTABLE_ENV) $(BIN)/python -m pytest -p no:cacheprovider $(NBVAL_FLAGS) $(CHAPTERS_IPYNB)
+	$(NBVAL_PORTABLE)
 
 ## make browser-deps: Debian's Chromium for tests/test_browser.py. Installed only when
 ## missing and only as root with apt-get (CI, containers); otherwise the browser tests are
@@ -83,10 +93,12 @@ browser-deps:
 	else echo "chromium not found and not installable here: browser tests will be skipped"; fi
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(ONE_THREAD) $(BIN)/python -m pytest $(PARALLEL) tests
 
+## make nbval: strict nbval on every chapter (the stored outputs were made by `make notebooks`
+## with PyTorch's default threads; here each chapter runs on one thread).
 nbval: $(STAMP)
-	$(BIN)/python -m pytest $(NBVAL_FLAGS) $(CHAPTERS_IPYNB)
+	$(ONE_THREAD) $(BIN)/python -m pytest $(PARALLEL) $(NBVAL_FLAGS) $(CHAPTERS_IPYNB)
 
 lint: $(STAMP)
 	$(BIN)/ruff check nnlib tests tools benchmarks

@@ -9,7 +9,10 @@ numerical package, requirements.txt includes them instead of repeating them, and
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = {"torch", "torchvision", "numpy", "scipy", "scikit-learn", "matplotlib", "pillow", "nnlib"}
@@ -53,3 +56,72 @@ def test_make_book_depends_on_the_light_install_only():
     for target in ("test", "notebooks", "notebook", "nbval", "lab"):
         prerequisites = re.search(rf"^{target}: (.*)$", makefile, re.M).group(1).split()
         assert "$(STAMP)" in prerequisites, f"make {target} needs the full install"
+
+
+def _dry_run(target: str, makefile: Path = ROOT / "Makefile") -> list[str]:
+    """The commands `make <target>` runs, as make prints them (nothing is executed; the venv's
+    install stamps count as up to date)."""
+    result = subprocess.run(
+        ["make", "-n", "--no-print-directory", "-f", str(makefile), "-o", ".venv/.installed",
+         "-o", ".venv/.installed-book", target],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return result.stdout.replace("\\\n", " ").splitlines()  # join continued recipe lines
+
+
+CHAPTERS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "chapters").glob("*.ipynb"))
+
+
+def _nbval_runs(lines: list[str]) -> list[list[str]]:
+    return [line.split() for line in lines if "pytest" in line and "--nbval" in line]
+
+
+def _check_make_test(lines: list[str]) -> None:
+    runs = _nbval_runs(lines)
+    assert len(runs) == 2, f"expected the strict and the portable nbval pass; got {len(runs)}"
+    strict, portable = runs
+    for run in (strict, portable):
+        assert "--nbval" in run and "--nbval-lax" not in run and "--nbval-current-env" in run
+        assert "--nbval-sanitize-with" in run
+        assert run[run.index("--nbval-sanitize-with") + 1] == "tests/nbval_sanitize.cfg"
+        assert set(CHAPTERS) <= set(run), "a chapter is missing from an nbval pass"
+        # one kernel per notebook: every cell of a notebook runs, in order, on one worker
+        assert run[run.index("--dist") + 1] == "loadfile" and "-n" in run
+        assert "OMP_NUM_THREADS=1" in run and "MKL_NUM_THREADS=1" in run
+    assert "tests" in strict, "the unit and pipeline tests run with the strict pass"
+    assert "ATEN_CPU_CAPABILITY=default" in portable and "ATEN_CPU_CAPABILITY=default" not in strict
+    assert any(re.search(r"jupyter-book build -W -n --keep-going \.$", line) for line in lines)
+    assert any(line.startswith(".venv/bin/ruff check") for line in lines)
+
+
+def test_make_test_runs_every_check_in_parallel_on_one_thread_per_worker():
+    _check_make_test(_dry_run("test"))
+
+
+WEAKENED = {  # a plausible change that would weaken `make test`, and the text it replaces
+    "lax nbval": ("NBVAL_FLAGS := --nbval ", "NBVAL_FLAGS := --nbval-lax "),
+    "no sanitize file": ("--nbval-sanitize-with tests/nbval_sanitize.cfg", ""),
+    "warnings allowed": ("BOOK_FLAGS := -W -n", "BOOK_FLAGS := -n"),
+    "cells split across workers": ("--dist loadfile", "--dist load"),
+    "threads fight": ("ONE_THREAD := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1", "ONE_THREAD :="),
+    "portable kernels off": ("ATEN_CPU_CAPABILITY=default ", ""),
+    "portable pass on one chapter": ("  $(NBVAL_FLAGS) $(CHAPTERS_IPYNB)\n", "  $(NBVAL_FLAGS) chapters/01*.ipynb\n"),
+    "unit tests dropped": ("$(NBVAL_FLAGS) tests $(CHAPTERS_IPYNB)", "$(NBVAL_FLAGS) $(CHAPTERS_IPYNB)"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("fault", WEAKENED)
+def test_the_make_test_check_fails_on_a_weakened_makefile(tmp_path, fault):
+    old, new = WEAKENED[fault]
+    text = (ROOT / "Makefile").read_text()
+    assert old in text, f"the planted fault no longer applies: {old!r}"
+    planted = tmp_path / "Makefile"
+    planted.write_text(text.replace(old, new))
+    with pytest.raises(AssertionError):
+        _check_make_test(_dry_run("test", planted))
+
+
+def test_make_nbval_is_the_strict_pass_over_every_chapter():
+    (strict,) = _nbval_runs(_dry_run("nbval"))
+    assert set(CHAPTERS) <= set(strict) and "tests" not in strict
+    assert "--nbval-lax" not in strict and "ATEN_CPU_CAPABILITY=default" not in strict
