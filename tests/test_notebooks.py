@@ -277,10 +277,16 @@ def test_strict_nbval_passes_unchanged_and_fails_on_one_changed_number(tmp_path)
 def test_nbval_checks_nothing_in_an_unexecuted_conversion(tmp_path):
     """Why the execution-count check exists: a notebook converted from Markdown without
     executing it has no counts and no outputs, and strict nbval passes it while comparing
-    nothing. The pipeline's own check rejects it."""
+    nothing. The pipeline's own check rejects it. (A two-cell page in the chapters' format:
+    executing a whole chapter here would only take longer.)"""
     copy = tmp_path / "chapter.ipynb"
-    shutil.copy(L1_CHAPTER.with_suffix(".md"), copy.with_suffix(".md"))
+    header = L1_CHAPTER.with_suffix(".md").read_text().split("---\n", 2)[1]  # jupytext's
+    copy.with_suffix(".md").write_text(
+        f"---\n{header}---\n\n# A page\n\n```{{code-cell}} ipython3\nx = 0.6667\n```\n\n"
+        "```{code-cell} ipython3\nprint(x)\n```\n"
+    )
     jupytext.write(jupytext.read(copy.with_suffix(".md")), copy, fmt="ipynb")
+    assert len([c for c in nbformat.read(copy, as_version=4).cells if c.cell_type == "code"]) == 2
     result = _run_nbval(copy)
     assert result.returncode == 0, "nbval now fails unexecuted notebooks; revisit this test"
     assert notebooks.missing_execution_counts(copy) != []
