@@ -391,3 +391,54 @@ def test_module_constructors_validate():
         A.PReLU(0)
     with pytest.raises(ValueError, match=r"^pieces must be in \[1, inf\]; got 0$"):
         A.Maxout(3, 2, pieces=0)
+
+
+# --- derivative helpers with parameters: each parameter must reach the derivative -------------
+def _channel_input(seed: int = 5) -> torch.Tensor:
+    """(N, C=3, L) values spread over [-6, 6], none exactly 0 (no kink to disagree on)."""
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(4, 3, 25, generator=g, dtype=torch.float64) - 0.5) * 12
+    return torch.where(x.abs() < 1e-3, torch.full_like(x, 0.5), x)
+
+
+PRELU_WEIGHT = torch.tensor([0.1, -0.5, 2.0], dtype=torch.float64)  # one slope per channel
+
+# name: (derivative helper, the function it differentiates, keyword arguments to try, the
+# same helper with a plausible bug: a parameter ignored (defaults used) or channel 0's slope
+# used for every channel)
+PARAMETRISED = {
+    "leaky_relu": (A.leaky_relu_derivative, A.leaky_relu,
+                   [dict(negative_slope=s) for s in (0.0, 0.2, 1.5)],
+                   lambda x, **kw: A.leaky_relu_derivative(x)),
+    "elu": (A.elu_derivative, A.elu, [dict(alpha=a) for a in (0.5, 2.0)],
+            lambda x, **kw: A.elu_derivative(x)),
+    "gelu": (A.gelu_derivative, A.gelu, [dict(approximate=m) for m in ("none", "tanh")],
+             lambda x, **kw: A.gelu_derivative(x)),
+    "softplus": (A.softplus_derivative, A.softplus,
+                 [dict(beta=b, threshold=t) for b in (0.5, 3.0) for t in (20.0, 2.0)],
+                 lambda x, **kw: A.softplus_derivative(x)),
+    "rrelu": (A.rrelu_derivative, lambda x, **kw: A.rrelu(x, training=False, **kw),
+              [dict(lower=0.1, upper=0.3), dict(lower=0.0, upper=0.9)],
+              lambda x, **kw: A.rrelu_derivative(x)),
+    "prelu": (A.prelu_derivative, A.prelu, [dict(weight=PRELU_WEIGHT)],
+              lambda x, weight: A.prelu_derivative(x, weight[:1].expand(3))),
+}  # fmt: skip
+
+
+def _derivative_equals_autograd(derivative, function, kwargs) -> bool:
+    x = _channel_input().requires_grad_(True)
+    (grad,) = torch.autograd.grad(function(x, **kwargs).sum(), x)
+    return torch.allclose(derivative(x.detach(), **kwargs), grad, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", PARAMETRISED)
+def test_parametrised_derivative_equals_autograd_for_every_parameter(name):
+    derivative, function, settings_list, _ = PARAMETRISED[name]
+    for kwargs in settings_list:
+        assert _derivative_equals_autograd(derivative, function, kwargs), (name, kwargs)
+
+
+@pytest.mark.parametrize("name", PARAMETRISED)
+def test_the_check_catches_a_derivative_that_ignores_its_parameter(name):
+    _, function, settings_list, ignoring = PARAMETRISED[name]
+    assert not all(_derivative_equals_autograd(ignoring, function, kw) for kw in settings_list)

@@ -380,7 +380,8 @@ def test_binary_cross_entropy_matches_torch(reduction):
                       lambda u, v: F.binary_cross_entropy(u, v, w, reduction=reduction),
                       [p, y], [0, 1])  # fmt: skip
     torch.testing.assert_close(a[0], b[0])
-    torch.testing.assert_close(a[1], b[1])
+    torch.testing.assert_close(a[1], b[1])  # d/d input
+    torch.testing.assert_close(a[2], b[2])  # d/d target (PyTorch's is defined too)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -512,3 +513,56 @@ def test_classification_losses_on_cuda_match_torch():
     (ga,) = torch.autograd.grad(a, x)
     (gb,) = torch.autograd.grad(F.cross_entropy(x, t), x)
     torch.testing.assert_close(ga, gb)
+
+
+# --- derivative helpers with parameters: delta/beta must reach the derivative ------------------
+ROBUST_DERIVATIVES = {  # name: (derivative helper, loss, parameter name)
+    "huber": (losses.huber_loss_derivative, losses.huber_loss, "delta"),
+    "smooth_l1": (losses.smooth_l1_loss_derivative, losses.smooth_l1_loss, "beta"),
+    "pseudo_huber": (losses.pseudo_huber_loss_derivative, losses.pseudo_huber_loss, "delta"),
+}
+
+
+def _robust_derivative_equals_autograd(derivative, loss, kwargs) -> bool:
+    g = torch.Generator().manual_seed(4)
+    x = (torch.randn(60, generator=g, dtype=torch.float64) * 4).requires_grad_(True)
+    y = torch.randn(60, generator=g, dtype=torch.float64)
+    (grad,) = torch.autograd.grad(loss(x, y, reduction="sum", **kwargs), x)
+    return torch.allclose(derivative(x.detach(), y, **kwargs), grad, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ROBUST_DERIVATIVES)
+@pytest.mark.parametrize("value", [0.5, 1.0, 3.0])
+def test_robust_loss_derivative_equals_autograd_for_its_parameter(name, value):
+    derivative, loss, parameter = ROBUST_DERIVATIVES[name]
+    assert _robust_derivative_equals_autograd(derivative, loss, {parameter: value})
+
+
+@pytest.mark.parametrize("name", ROBUST_DERIVATIVES)
+def test_the_check_catches_a_derivative_that_ignores_delta_or_beta(name):
+    derivative, loss, parameter = ROBUST_DERIVATIVES[name]
+    ignoring = lambda x, y, **kw: derivative(x, y)  # noqa: E731  (the default 1.0 used)
+    assert not _robust_derivative_equals_autograd(ignoring, loss, {parameter: 3.0})
+
+
+class _FlipGrad(torch.autograd.Function):
+    """Identity forward; the gradient with its sign flipped (a planted bug)."""
+
+    @staticmethod
+    def forward(ctx, v):
+        return v.view_as(v)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+def test_bce_check_catches_a_wrong_target_gradient():
+    g = torch.Generator().manual_seed(0)
+    p = torch.rand(5, 4, generator=g, dtype=torch.float64).clamp(1e-3, 1 - 1e-3)
+    y = torch.rand(5, 4, generator=g, dtype=torch.float64)
+    a, b = _grad_pair(lambda u, v: losses.binary_cross_entropy(u, _FlipGrad.apply(v)),
+                      lambda u, v: F.binary_cross_entropy(u, v), [p, y], [0, 1])  # fmt: skip
+    torch.testing.assert_close(a[1], b[1])  # the input's gradient is right
+    with pytest.raises(AssertionError):
+        torch.testing.assert_close(a[2], b[2])  # the target's is caught
