@@ -137,6 +137,11 @@ lab: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_ops
 
+## make print-NBVAL_FLAGS: a variable's value as make expands it (tools/makevars.py; the
+## pipeline tests run nbval and build the book with the flags printed here).
+print-%:
+	@echo '$($*)'
+
 clean:
 	rm -rf _build .pytest_cache .hypothesis .ruff_cache
 

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from tools import book_config
+from tools.makevars import make_variable
 
 ROOT = Path(__file__).resolve().parents[1]
 REPO = "https://github.com/example-org/nn-book"
@@ -74,7 +75,8 @@ def test_book_built_with_a_repository_has_launch_and_repository_buttons(tmp_path
     try:
         jb = Path(sys.executable).with_name("jupyter-book")
         result = subprocess.run(
-            [str(jb), "build", "-W", "-n", "--keep-going", "--config", str(config), str(ROOT),
+            [str(jb), "build", *make_variable("BOOK_FLAGS").split(), "--config", str(config),
+             str(ROOT),
              "--path-output", str(tmp_path)],
             capture_output=True, text=True, timeout=600,
         )  # fmt: skip

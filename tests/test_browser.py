@@ -26,6 +26,7 @@ from urllib.parse import unquote, urljoin, urlparse
 import pytest
 
 from tools import notebooks
+from tools.makevars import make_variable
 
 ROOT = Path(__file__).resolve().parents[1]
 CONSOLE_ERROR = re.compile(r"Uncaught|Error|Failed to load|net::ERR_|Refused to", re.I)
@@ -57,7 +58,7 @@ def chromium():
 def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("book")
     jb = Path(sys.executable).with_name("jupyter-book")
-    result = subprocess.run([str(jb), "build", "-W", "-n", "--keep-going", str(ROOT),
+    result = subprocess.run([str(jb), "build", *make_variable("BOOK_FLAGS").split(), str(ROOT),
                              "--path-output", str(out)], capture_output=True, text=True, timeout=900)  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return out / "_build" / "html"

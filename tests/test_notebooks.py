@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from tools import notebooks
+from tools.makevars import make_variable
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ROOT / "chapters"
@@ -225,24 +226,14 @@ def test_missing_execution_counts_are_detected(tmp_path):
     assert notebooks.missing_execution_counts(copy) != []
 
 
-def _run_nbval(path: Path) -> subprocess.CompletedProcess:
+def _run_nbval(path: Path, makefile: Path | None = None) -> subprocess.CompletedProcess:
+    """Strict nbval on ``path`` with the Makefile's NBVAL_FLAGS (the sanitize file included),
+    run from the repository root as `make test` runs it."""
+    flags = make_variable("NBVAL_FLAGS", makefile).split()
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--nbval",
-            "--nbval-current-env",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            str(path),
-        ],
-        cwd=path.parent,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+        [sys.executable, "-m", "pytest", *flags, "-p", "no:cacheprovider", "-q", str(path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
 
 
 def _with_stored_l1_changed(nb) -> None:
@@ -303,9 +294,12 @@ def _mini_book(folder: Path, body: str) -> Path:
     return folder
 
 
-def _build(book: Path, out: Path | None = None) -> subprocess.CompletedProcess:
+def _build(
+    book: Path, out: Path | None = None, makefile: Path | None = None
+) -> subprocess.CompletedProcess:
+    """`jupyter-book build` with the Makefile's BOOK_FLAGS."""
     jb = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(jb), "build", "-W", "-n", "--keep-going", str(book)]
+    cmd = [str(jb), "build", *make_variable("BOOK_FLAGS", makefile).split(), str(book)]
     if out is not None:
         cmd += ["--path-output", str(out)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -336,24 +330,9 @@ def test_real_book_builds_with_no_network(tmp_path):
     (blocker / "__init__.py").write_text('raise ImportError("the book build must not need torch")')
     env = {**os.environ, "PYTHONPATH": str(blocker.parent)}
     jb = Path(sys.executable).with_name("jupyter-book")
-    result = subprocess.run(
-        [
-            "unshare",
-            "-n",
-            str(jb),
-            "build",
-            "-W",
-            "-n",
-            "--keep-going",
-            str(ROOT),
-            "--path-output",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
+    command = ["unshare", "-n", str(jb), "build", *make_variable("BOOK_FLAGS").split()]
+    command += [str(ROOT), "--path-output", str(tmp_path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     page = (tmp_path / "_build" / "html" / "chapters" / "04_measuring_error.html").read_text()
     assert "tensor(0.6667, dtype=torch.float64)" in page
@@ -376,3 +355,58 @@ def test_ci_runs_the_readme_test_command():
     assert [
         line for line in ci.splitlines() if line and not line.startswith(("#", "set ", "cd "))
     ] == ["make test"]
+
+
+# --- the pipeline tests follow the Makefile: weakening it there breaks them ---------------------
+def _planted_makefile(tmp_path: Path, old: str, new: str) -> Path:
+    text = (ROOT / "Makefile").read_text()
+    assert old in text, f"the planted change no longer applies: {old!r}"
+    planted = tmp_path / "Makefile"
+    planted.write_text(text.replace(old, new))
+    return planted
+
+
+def _tiny_executed_notebook(folder: Path) -> tuple[Path, Path]:
+    """A two-cell page executed like a chapter (printing 0.6667), and a copy whose stored
+    output says 0.6668."""
+    folder.mkdir()
+    header = L1_CHAPTER.with_suffix(".md").read_text().split("---\n", 2)[1]
+    md = folder / "page.md"
+    md.write_text(f"---\n{header}---\n\n```{{code-cell}} ipython3\nx = 2 / 3\n```\n\n"
+                  "```{code-cell} ipython3\nprint(f\"{x:.4f}\")\n```\n")  # fmt: skip
+    same = notebooks.execute(md)
+    nb = nbformat.read(same, as_version=4)
+    assert nb.cells[-1].outputs[0].text == "0.6667\n"
+    nb.cells[-1].outputs[0].text = "0.6668\n"
+    changed = folder / "changed.ipynb"
+    nbformat.write(nb, changed)
+    return same, changed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("NBVAL_FLAGS := --nbval ", "NBVAL_FLAGS := --nbval-lax "),
+        ("--nbval-sanitize-with tests/nbval_sanitize.cfg", "--nbval-sanitize-with MASK"),
+    ],
+    ids=["lax", "digit-masking sanitizer"],
+)
+def test_a_weakened_nbval_setting_lets_a_changed_number_through(tmp_path, old, new):
+    """What the mutation test above would see if `make test` were weakened: the changed number
+    passes, so its `returncode != 0` fails. The project's flags catch it."""
+    same, changed = _tiny_executed_notebook(tmp_path / "page")
+    assert _run_nbval(same).returncode == 0
+    assert _run_nbval(changed).returncode != 0
+    mask = tmp_path / "mask.cfg"
+    mask.write_text("[digits]\nregex: \\d+\nreplace: D\n")
+    planted = _planted_makefile(tmp_path, old, new.replace("MASK", str(mask)))
+    result = _run_nbval(changed, planted)
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.slow
+def test_a_build_without_w_lets_a_broken_reference_through(tmp_path):
+    planted = _planted_makefile(tmp_path, "BOOK_FLAGS := -W -n", "BOOK_FLAGS := -n")
+    bad = _build(_mini_book(tmp_path / "bad", "See {ref}`no-such-label`."), makefile=planted)
+    assert bad.returncode == 0  # so test_book_build_fails_on_a_warning would fail
