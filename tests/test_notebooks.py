@@ -196,7 +196,7 @@ def _edit_first(cells, predicate, edit):
     raise AssertionError("no cell to edit")
 
 
-@pytest.mark.parametrize("change", ["source", "type", "tags", "cells"])
+@pytest.mark.parametrize("change", ["source", "type", "tags", "caption", "alt", "cells"])
 def test_compare_pair_detects_each_kind_of_difference(tmp_path, change):
     md = tmp_path / "chapter.md"
     ipynb = tmp_path / "chapter.ipynb"
@@ -209,6 +209,11 @@ def test_compare_pair_detects_each_kind_of_difference(tmp_path, change):
         _edit_first(nb.cells, is_code, lambda c: setattr(c, "cell_type", "markdown"))
     elif change == "tags":
         _edit_first(nb.cells, is_code, lambda c: c.metadata.update(tags=["hide-input"]))
+    elif change in ("caption", "alt"):  # what the book renders from a figure cell's metadata
+        has_figure = lambda c: "mystnb" in c.metadata  # noqa: E731
+        key, field = ("figure", "caption") if change == "caption" else ("image", "alt")
+        _edit_first(nb.cells, has_figure,
+                    lambda c: c.metadata["mystnb"][key].update({field: "something else"}))  # fmt: skip
     else:
         nb.cells.pop()
     nbformat.write(nb, ipynb)
@@ -410,3 +415,28 @@ def test_a_build_without_w_lets_a_broken_reference_through(tmp_path):
     planted = _planted_makefile(tmp_path, "BOOK_FLAGS := -W -n", "BOOK_FLAGS := -n")
     bad = _build(_mini_book(tmp_path / "bad", "See {ref}`no-such-label`."), makefile=planted)
     assert bad.returncode == 0  # so test_book_build_fails_on_a_warning would fail
+
+
+@pytest.mark.parametrize("ipynb", IPYNBS, ids=_ids(IPYNBS))
+def test_no_cell_uses_another_nbval_exemption(ipynb):
+    assert notebooks.exempted_cells(nbformat.read(ipynb, as_version=4)) == []
+
+
+@pytest.mark.parametrize(
+    "marker",
+    ["tag:nbval-skip", "tag:raises-exception", "# NBVAL_IGNORE_OUTPUT", "# NBVAL_SKIP",
+     "# NBVAL_RAISES_EXCEPTION", "#NBVAL_CHECK_OUTPUT"],
+)  # fmt: skip
+def test_every_other_nbval_exemption_is_caught(tmp_path, marker):
+    nb = nbformat.read(L1_CHAPTER, as_version=4)
+    is_code = lambda c: c.cell_type == "code"  # noqa: E731
+    if marker.startswith("tag:"):
+        _edit_first(
+            nb.cells, is_code, lambda c: c.metadata.setdefault("tags", []).append(marker[4:])
+        )
+    else:
+        _edit_first(nb.cells, is_code, lambda c: setattr(c, "source", f"{marker}\n{c.source}"))
+    assert len(notebooks.exempted_cells(nb)) == 1
+    copy = tmp_path / "chapter.ipynb"
+    nbformat.write(nb, copy)
+    assert any("exempts it from nbval" in p for p in notebooks.check([copy]))

@@ -17,7 +17,9 @@ unexecuted notebook would check nothing.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -97,12 +99,42 @@ def execute(md_path: Path) -> Path:
     return out
 
 
-def input_signature(nb) -> list[tuple[str, str, tuple[str, ...]]]:
-    """What defines a notebook's inputs: each cell's type, source and tags."""
+def input_signature(nb) -> list[tuple[str, str, tuple[str, ...], str]]:
+    """What defines a notebook's inputs: each cell's type, source, tags, and the options the
+    book renders from its metadata (myst-nb's figure caption and name, image alt text)."""
     return [
-        (cell.cell_type, cell.source.strip(), tuple(cell.get("metadata", {}).get("tags", ())))
+        (
+            cell.cell_type,
+            cell.source.strip(),
+            tuple(cell.get("metadata", {}).get("tags", ())),
+            json.dumps(cell.get("metadata", {}).get("mystnb", {}), sort_keys=True),
+        )
         for cell in nb.cells
     ]
+
+
+# nbval's other ways to exempt a cell. Only the `nbval-ignore-output` tag is allowed here, and
+# a cell carrying it must assert its claims (tests/test_notebooks.py); a cell skipped, or
+# allowed to raise, or exempted by a comment, would escape both checks unnoticed.
+FORBIDDEN_TAGS = ("nbval-skip", "raises-exception", "nbval-raises-exception")
+FORBIDDEN_COMMENTS = re.compile(
+    r"^\s*#\s*NBVAL_(IGNORE_OUTPUT|SKIP|RAISES_EXCEPTION|CHECK_OUTPUT)\b", re.M | re.I
+)
+
+
+def exempted_cells(nb) -> list[str]:
+    """Cells that use an nbval exemption other than the `nbval-ignore-output` tag."""
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        tags = set(cell.get("metadata", {}).get("tags", ()))
+        for tag in sorted(tags.intersection(FORBIDDEN_TAGS)):
+            problems.append(f"cell {i}: tag {tag!r} exempts it from nbval")
+        match = FORBIDDEN_COMMENTS.search(cell.source)
+        if match:
+            problems.append(f"cell {i}: comment {match.group(0).strip()!r} exempts it from nbval")
+    return problems
 
 
 def compare_pair(md_path: Path, ipynb_path: Path) -> list[str]:
@@ -113,7 +145,7 @@ def compare_pair(md_path: Path, ipynb_path: Path) -> list[str]:
     if len(ours) != len(theirs):
         problems.append(f"{md_path.name} has {len(ours)} cells, {ipynb_path.name} {len(theirs)}")
     for i, (a, b) in enumerate(zip(ours, theirs, strict=False)):
-        for what, x, y in zip(("type", "source", "tags"), a, b, strict=True):
+        for what, x, y in zip(("type", "source", "tags", "figure options"), a, b, strict=True):
             if x != y:
                 problems.append(
                     f"cell {i}: {what} differs between {md_path.name} and {ipynb_path.name}"
@@ -139,6 +171,7 @@ def check(ipynb_paths: list[Path]) -> list[str]:
             problems.append(f"{ipynb} has no paired {md.name}")
         else:
             problems += [f"{ipynb}: {p}" for p in compare_pair(md, ipynb)]
+        problems += [f"{ipynb}: {p}" for p in exempted_cells(nbformat.read(ipynb, as_version=4))]
         missing = missing_execution_counts(ipynb)
         if missing:
             problems.append(
