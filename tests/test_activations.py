@@ -138,11 +138,32 @@ def test_registry_output_range(name):
     y = spec.function(GRID.unsqueeze(-1) if name == "softmax" else GRID)
     if name == "softmax":
         y = spec.function(torch.stack([GRID, torch.zeros_like(GRID)], -1))[:, 0]
+    _check_range(name, spec.function, y, lo, hi)
+
+
+def _check_range(name, function, y, lo, hi):
+    """y (the function on GRID) stays inside [lo, hi] and reaches each finite bound; an
+    infinite bound must really be unbounded: far outside GRID the function goes beyond
+    everything it reached on GRID."""
     assert y.min() >= lo - 1e-4 and y.max() <= hi + 1e-4
     if math.isfinite(lo):
         assert y.min() <= lo + 1e-4, f"{name}: min {y.min().item()} not near {lo}"
+    else:
+        far = function(torch.tensor([-1e6], dtype=torch.float64))
+        assert far.item() < y.min().item() - 1, f"{name}: bounded below, not -inf"
     if math.isfinite(hi):
         assert y.max() >= hi - 1e-4
+    else:
+        far = function(torch.tensor([1e6], dtype=torch.float64))
+        assert far.item() > y.max().item() + 1, f"{name}: bounded above, not inf"
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "elu", "softplus"])
+def test_the_range_check_catches_a_bound_claimed_infinite(name):
+    spec = REG[name]
+    y = spec.function(GRID)
+    with pytest.raises(AssertionError):
+        _check_range(name, spec.function, y, -math.inf, math.inf)
 
 
 @pytest.mark.parametrize("name", ELEMENTWISE)

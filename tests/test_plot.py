@@ -54,4 +54,28 @@ def test_decision_boundary_shades_the_prediction():
     plot.decision_boundary(ax, predict, X, y, title="step", resolution=20)
     assert seen["shape"] == (400, 2)
     assert ax.get_title() == "step" and len(ax.collections) >= 3
+    _assert_boundary_is_the_line_x_equals_half(ax)
+    plt.close(fig)
+
+
+def _assert_boundary_is_the_line_x_equals_half(ax):
+    """The drawn 0.5 contour of predict = [x > 0.5] is vertical, at x = 0.5 (one grid step)."""
+    (boundary,) = [c for c in ax.collections if list(getattr(c, "levels", [])) == [0.5]]
+    points = np.concatenate(boundary.allsegs[0])
+    assert np.abs(points[:, 0] - 0.5).max() < 0.11, "the boundary is not at x = 0.5"
+    assert np.ptp(points[:, 1]) > 1.5, "the boundary does not cross the plot vertically"
+
+
+def test_the_boundary_check_catches_swapped_coordinates(monkeypatch):
+    """A decision_boundary that hands predict (y, x) instead of (x, y) draws the boundary
+    at y = 0.5: planted by reversing what torch.stack receives inside it."""
+    stack = torch.stack
+    monkeypatch.setattr(torch, "stack", lambda tensors, dim=0: stack(list(tensors)[::-1], dim))
+    fig, ax = plot.subplots()
+    X = torch.tensor([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    plot.decision_boundary(ax, lambda g: (g[:, 0] > 0.5).double(), X, torch.tensor([0, 1, 1]),
+                           resolution=20)  # fmt: skip
+    monkeypatch.undo()
+    with pytest.raises(AssertionError):
+        _assert_boundary_is_the_line_x_equals_half(ax)
     plt.close(fig)
