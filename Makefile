@@ -88,7 +88,7 @@ test: $(STAMP) lint browser-deps
 ## GPUs; an output that changes here would change there too. (Cells tagged
 ## nbval-ignore-output, training runs whose digits depend on the machine, are not compared;
 ## their asserts still run.)
-PORTABLE_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2
+PORTABLE_ENV := $(ONE_THREAD) ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2
 NBVAL_PORTABLE = $(PORTABLE_ENV) $(BIN)/python -m pytest -p no:cacheprovider $(PARALLEL) \
   $(NBVAL_FLAGS) $(NBVAL_FILES)
 nbval-portable: $(STAMP)

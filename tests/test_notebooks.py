@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from tools import notebooks
-from tools.makevars import make_variable
+from tools.makevars import make_variable, planted_makefile
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ROOT / "chapters"
@@ -269,6 +269,14 @@ def test_strict_nbval_passes_unchanged_and_fails_on_one_changed_number(tmp_path)
     assert "0.6668" in result.stdout and "1 failed" in result.stdout
 
 
+def _two_cell_page(md: Path, first: str, second: str) -> Path:
+    """A Markdown notebook in the chapters' format (their jupytext header) with two code cells."""
+    header = L1_CHAPTER.with_suffix(".md").read_text().split("---\n", 2)[1]
+    md.write_text(f"---\n{header}---\n\n# A page\n\n```{{code-cell}} ipython3\n{first}\n```\n\n"
+                  f"```{{code-cell}} ipython3\n{second}\n```\n")  # fmt: skip
+    return md
+
+
 @pytest.mark.slow
 def test_nbval_checks_nothing_in_an_unexecuted_conversion(tmp_path):
     """Why the execution-count check exists: a notebook converted from Markdown without
@@ -276,11 +284,7 @@ def test_nbval_checks_nothing_in_an_unexecuted_conversion(tmp_path):
     nothing. The pipeline's own check rejects it. (A two-cell page in the chapters' format:
     executing a whole chapter here would only take longer.)"""
     copy = tmp_path / "chapter.ipynb"
-    header = L1_CHAPTER.with_suffix(".md").read_text().split("---\n", 2)[1]  # jupytext's
-    copy.with_suffix(".md").write_text(
-        f"---\n{header}---\n\n# A page\n\n```{{code-cell}} ipython3\nx = 0.6667\n```\n\n"
-        "```{code-cell} ipython3\nprint(x)\n```\n"
-    )
+    _two_cell_page(copy.with_suffix(".md"), "x = 0.6667", "print(x)")
     jupytext.write(jupytext.read(copy.with_suffix(".md")), copy, fmt="ipynb")
     assert len([c for c in nbformat.read(copy, as_version=4).cells if c.cell_type == "code"]) == 2
     result = _run_nbval(copy)
@@ -363,22 +367,11 @@ def test_ci_runs_the_readme_test_command():
 
 
 # --- the pipeline tests follow the Makefile: weakening it there breaks them ---------------------
-def _planted_makefile(tmp_path: Path, old: str, new: str) -> Path:
-    text = (ROOT / "Makefile").read_text()
-    assert old in text, f"the planted change no longer applies: {old!r}"
-    planted = tmp_path / "Makefile"
-    planted.write_text(text.replace(old, new))
-    return planted
-
-
 def _tiny_executed_notebook(folder: Path) -> tuple[Path, Path]:
     """A two-cell page executed like a chapter (printing 0.6667), and a copy whose stored
     output says 0.6668."""
     folder.mkdir()
-    header = L1_CHAPTER.with_suffix(".md").read_text().split("---\n", 2)[1]
-    md = folder / "page.md"
-    md.write_text(f"---\n{header}---\n\n```{{code-cell}} ipython3\nx = 2 / 3\n```\n\n"
-                  "```{code-cell} ipython3\nprint(f\"{x:.4f}\")\n```\n")  # fmt: skip
+    md = _two_cell_page(folder / "page.md", "x = 2 / 3", 'print(f"{x:.4f}")')
     same = notebooks.execute(md)
     nb = nbformat.read(same, as_version=4)
     assert nb.cells[-1].outputs[0].text == "0.6667\n"
@@ -405,14 +398,14 @@ def test_a_weakened_nbval_setting_lets_a_changed_number_through(tmp_path, old, n
     assert _run_nbval(changed).returncode != 0
     mask = tmp_path / "mask.cfg"
     mask.write_text("[digits]\nregex: \\d+\nreplace: D\n")
-    planted = _planted_makefile(tmp_path, old, new.replace("MASK", str(mask)))
+    planted = planted_makefile(tmp_path, old, new.replace("MASK", str(mask)))
     result = _run_nbval(changed, planted)
     assert result.returncode == 0, result.stdout
 
 
 @pytest.mark.slow
 def test_a_build_without_w_lets_a_broken_reference_through(tmp_path):
-    planted = _planted_makefile(tmp_path, "BOOK_FLAGS := -W -n", "BOOK_FLAGS := -n")
+    planted = planted_makefile(tmp_path, "BOOK_FLAGS := -W -n", "BOOK_FLAGS := -n")
     bad = _build(_mini_book(tmp_path / "bad", "See {ref}`no-such-label`."), makefile=planted)
     assert bad.returncode == 0  # so test_book_build_fails_on_a_warning would fail
 

@@ -1,9 +1,10 @@
-"""Set-up: `make book` installs only what the HTML needs; `make test` adds the rest.
+"""Set-up and the test commands: what `make book` installs, and what `make test` runs.
 
 The light install is measured in the README (a fresh clone builds the book without PyTorch);
 these tests keep the files that decide it from drifting: the book's requirements name no
 numerical package, requirements.txt includes them instead of repeating them, and the Makefile's
-`book` target depends on the light install alone.
+`book` target depends on the light install alone. Then the commands `make test` really runs
+(`make -n`) are checked, and weakened copies of the Makefile prove that the check notices.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+from tools.makevars import make_variable, planted_makefile
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = {"torch", "torchvision", "numpy", "scipy", "scikit-learn", "matplotlib", "pillow", "nnlib"}
@@ -116,11 +119,7 @@ WEAKENED = {  # a plausible change that would weaken `make test`, and the text i
 
 @pytest.mark.parametrize("fault", WEAKENED)
 def test_the_make_test_check_fails_on_a_weakened_makefile(tmp_path, fault):
-    old, new = WEAKENED[fault]
-    text = (ROOT / "Makefile").read_text()
-    assert old in text, f"the planted fault no longer applies: {old!r}"
-    planted = tmp_path / "Makefile"
-    planted.write_text(text.replace(old, new))
+    planted = planted_makefile(tmp_path, *WEAKENED[fault])
     with pytest.raises(AssertionError):
         _check_make_test(_dry_run("test", planted))
 
@@ -134,6 +133,5 @@ def test_make_nbval_is_the_strict_pass_over_every_chapter():
 def test_the_slowest_first_list_names_existing_files():
     """The Makefile's SLOW_FIRST only orders the work; an entry for a renamed file would
     silently stop doing even that."""
-    text = (ROOT / "Makefile").read_text().replace("\\\n", " ")
-    names = re.search(r"^SLOW_FIRST := (.*)$", text, re.M).group(1).split()
+    names = make_variable("SLOW_FIRST").split()
     assert names and all((ROOT / name).is_file() for name in names), names

@@ -5,6 +5,7 @@
 ``make_variable("NBVAL_FLAGS")`` asks make itself (``make -s print-NBVAL_FLAGS``), so a test
 that runs nbval or builds the book with it checks what ``make test`` really runs: weakening a
 flag in the Makefile weakens the test's run too, and the test's proof of failure notices.
+``planted_makefile`` writes such a weakened copy.
 """
 
 from __future__ import annotations
@@ -24,6 +25,18 @@ def make_variable(name: str, makefile: Path | None = None) -> str:
                f"print-{name}"]  # fmt: skip
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
     return result.stdout.strip()
+
+
+def planted_makefile(folder: Path, old: str, new: str) -> Path:
+    """A copy of the Makefile in ``folder`` with ``old`` replaced by ``new``: for tests that
+    plant a weakened setting and show that a check notices it."""
+    text = (ROOT / "Makefile").read_text()
+    if old not in text:
+        raise ValueError(f"old must occur in the Makefile (the planted change no longer applies); "
+                         f"got {old!r}")  # fmt: skip
+    planted = Path(folder) / "Makefile"
+    planted.write_text(text.replace(old, new))
+    return planted
 
 
 if __name__ == "__main__":
