@@ -1,18 +1,28 @@
-"""The built book in a real browser (headless Chromium), served from 127.0.0.1, no network.
+"""The built book in a real browser: Debian's Chromium driven by Playwright, served from 127.0.0.1.
 
-For every page of the table of contents: no console error, every resource the page asks for
-is served (images, scripts, styles), every internal link and anchor resolves, and every
-formula is rendered by the MathJax bundled in the site (none left as raw TeX). Screenshots
-of two pages are saved under _build/screenshots/ for review.
+Every page of the table of contents is opened in a fresh browser context (empty storage, as
+on a reader's first visit), and each of these is a failure:
+
+- a console message of level ``error`` or ``warning``, or an uncaught exception;
+- a request to anything but 127.0.0.1 (blocked, so the book is checked offline even on a
+  machine with a network), a response with status 400 or more, a failed request;
+- an image that did not load, an internal link to a missing file or a missing anchor;
+- a formula not typeset by the MathJax bundled in the site, a MathJax error box
+  (``mjx-merror``, e.g. for an undefined macro), or raw TeX (``$…$`` with a TeX command,
+  ``$$``, ``\\(``, ``\\[``) left in the rendered text outside code.
+
+``test_detector_fires`` proves each detector: it plants one fault in a copy of a real page
+and watches the check report it (and an unmodified copy must pass). Screenshots of two pages
+are saved under _build/screenshots/ for review.
 
 Needs Debian's ``chromium`` (``make browser-deps`` installs it); without it the tests are
-skipped, except under CI, where a missing browser is a failure.
+skipped, except under CI, where a missing browser is a failure. Playwright is pinned in
+requirements.txt and only drives that browser: it downloads nothing.
 """
 
 from __future__ import annotations
 
 import functools
-import html
 import os
 import re
 import shutil
@@ -24,17 +34,46 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from tools import notebooks
 from tools.makevars import make_variable
 
 ROOT = Path(__file__).resolve().parents[1]
-CONSOLE_ERROR = re.compile(r"Uncaught|Error|Failed to load|net::ERR_|Refused to", re.I)
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-quic",
+    "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-quic",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-default-apps", "--enable-logging=stderr", "--v=0",
+    "--disable-default-apps",
 ]  # fmt: skip
+# TeX that MathJax should have typeset: a display or inline delimiter, or a pair of dollars
+# around something with a TeX command, a superscript or a subscript.
+RAW_TEX = re.compile(r"\\\(|\\\[|\$\$|\$[^$\n]{0,200}?(\\[A-Za-z]+|[\^_])[^$\n]{0,200}?\$")
+
+# What the page shows after its scripts ran: formulas, errors, text outside code, images, links.
+INSPECT = """() => {
+  const math = [...document.querySelectorAll('.math')];
+  const text = document.body.cloneNode(true);
+  text.querySelectorAll('pre, code, script, style, textarea, mjx-container, .highlight')
+      .forEach(e => e.remove());
+  return {
+    math: math.length,
+    untypeset: math.filter(e => !e.querySelector('mjx-container')).map(e => e.textContent),
+    containers: document.querySelectorAll('mjx-container').length,
+    merror: [...document.querySelectorAll('mjx-merror')].map(
+        e => e.getAttribute('data-mjx-error') || e.textContent),
+    text: text.innerText,
+    images: [...document.images].map(i => ({src: i.currentSrc || i.src,
+        loaded: i.complete && i.naturalWidth > 0})),
+    links: [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href')),
+  };
+}"""
+WAIT_FOR_MATH_AND_FONTS = """async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    await MathJax.startup.promise;
+  }
+  await document.fonts.ready;
+  return true;
+}"""
 
 
 def _chromium() -> str | None:
@@ -45,13 +84,16 @@ def _chromium() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def chromium():
+def browser():
     path = _chromium()
     if path is None:
         if os.environ.get("CI"):
             pytest.fail("Chromium is not installed; run `make browser-deps` (CI must run these)")
         pytest.skip("Chromium is not installed (make browser-deps installs Debian's chromium)")
-    return path
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -64,108 +106,181 @@ def site(tmp_path_factory):
     return out / "_build" / "html"
 
 
-class _Handler(SimpleHTTPRequestHandler):
-    log: list[tuple[str, int]]
-
-    def log_request(self, code="-", size="-"):
-        self.log.append((self.path, int(code) if str(code).isdigit() else 0))
-
+class _QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
 
 @pytest.fixture(scope="module")
-def server(site):
-    log: list[tuple[str, int]] = []
-    handler = type("Handler", (_Handler,), {"log": log})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(site)))
+def base(site):
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/", log
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
     httpd.shutdown()
 
 
-PAGES = notebooks.toc_files(ROOT / "_toc.yml")
-
-
-def _render(chromium, url, tmp_path, extra=()):
-    profile = tmp_path / "profile"
-    profile.mkdir(exist_ok=True)
-    result = subprocess.run(
-        [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=20000",
-         *extra, url],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
-    return result.stdout, console
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("page", PAGES)
-def test_page_renders_cleanly_offline(page, chromium, server, site, tmp_path):
-    base, log = server
-    url = urljoin(base, f"{page}.html")
-    log.clear()
-    dom, console = _render(chromium, url, tmp_path, ["--dump-dom"])
-    assert "</html>" in dom, "the page did not render"
-
-    errors = [line for line in console if CONSOLE_ERROR.search(line)]
-    assert not errors, f"console errors on {page}: {errors}"
-
-    failed = [(path, code) for path, code in log if code >= 400 and path != "/favicon.ico"]
-    assert not failed, f"{page}: requests that failed: {failed}"
-
-    for src in re.findall(r'<img[^>]+src="([^"]+)"', dom):
-        target = urlparse(urljoin(url, html.unescape(src)))
-        assert target.netloc == urlparse(base).netloc, f"{page}: image from elsewhere: {src}"
-        assert (site / unquote(target.path).lstrip("/")).is_file(), f"{page}: missing image {src}"
-        assert any(path.split("?")[0] == target.path and code == 200 for path, code in log), (
-            f"{page}: image {src} was not loaded"
-        )
-
-    for href in re.findall(r'<a[^>]+href="([^"]+)"', dom):
-        href = html.unescape(href)
+def _link_problems(site: Path, url: str, links: list[str]) -> list[str]:
+    problems = []
+    for href in links:
         if href.startswith(("http://", "https://", "mailto:", "javascript:")):
             continue
         target = urlparse(urljoin(url, href))
         path = site / unquote(target.path).lstrip("/")
         if path.is_dir():
             path = path / "index.html"
-        assert path.is_file(), f"{page}: broken link {href}"
-        if target.fragment and path.suffix == ".html":
+        if not path.is_file():
+            problems.append(f"broken link: {href}")
+        elif target.fragment and path.suffix == ".html":
             ids = set(re.findall(r'id="([^"]+)"', path.read_text(encoding="utf-8")))
-            assert target.fragment in ids, f"{page}: link {href} points to a missing anchor"
+            if target.fragment not in ids:
+                problems.append(f"link to a missing anchor: {href}")
+    return problems
 
-    static = (site / f"{page}.html").read_text(encoding="utf-8")
+
+def check_page(browser, base: str, site: Path, page: str) -> list[str]:
+    """Every problem a reader opening ``page`` (a path under the site) would meet."""
+    url = urljoin(base, page)
+    host = urlparse(base).netloc
+    problems: list[str] = []
+
+    def route(route):
+        request_url = route.request.url
+        if urlparse(request_url).netloc == host or request_url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            problems.append(f"request outside 127.0.0.1 (blocked): {request_url}")
+            route.abort()
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        context.route("**/*", route)
+        tab = context.new_page()
+        tab.on("console", lambda message: message.type in ("error", "warning")
+               and problems.append(f"console {message.type}: {message.text}"))  # fmt: skip
+        tab.on("pageerror", lambda error: problems.append(f"uncaught exception: {error}"))
+        tab.on("response", lambda response: response.status >= 400
+               and not response.url.endswith("/favicon.ico")
+               and problems.append(f"HTTP {response.status}: {response.url}"))  # fmt: skip
+        tab.on("requestfailed", lambda request: urlparse(request.url).netloc == host
+               and problems.append(f"request failed: {request.url} ({request.failure})"))  # fmt: skip
+        response = tab.goto(url, wait_until="load")
+        if response is None or not response.ok:
+            return [*problems, f"the page itself did not load: {url}"]
+        tab.evaluate(WAIT_FOR_MATH_AND_FONTS)
+        seen = tab.evaluate(INSPECT)
+    finally:
+        context.close()
+
+    static = (site / urlparse(url).path.lstrip("/")).read_text(encoding="utf-8")
     n_math = len(re.findall(r'class="math notranslate nohighlight"', static))
-    if n_math:
-        rendered = dom.count("<mjx-container")
-        assert rendered >= n_math, f"{page}: {n_math} formulas but {rendered} rendered"
-        raw = re.findall(r'class="math notranslate nohighlight">\s*(\\\(|\\\[|\$\$)', dom)
-        assert not raw, f"{page}: {len(raw)} formulas left as raw TeX"
+    if seen["containers"] < n_math:
+        problems.append(f"{n_math} formulas in the page but {seen['containers']} typeset")
+    problems += [f"formula not typeset: {tex[:80]}" for tex in seen["untypeset"]]
+    problems += [f"MathJax error box: {error[:80]}" for error in seen["merror"]]
+    problems += [f"raw TeX in the text: {m.group(0)[:80]}" for m in RAW_TEX.finditer(seen["text"])]
+    for image in seen["images"]:
+        if urlparse(image["src"]).netloc != host and not image["src"].startswith("data:"):
+            problems.append(f"image from elsewhere: {image['src']}")
+        elif not image["loaded"]:
+            problems.append(f"image not loaded: {image['src']}")
+    problems += _link_problems(site, url, seen["links"])
+    return problems
+
+
+PAGES = notebooks.toc_files(ROOT / "_toc.yml")
 
 
 @pytest.mark.slow
-def test_screenshots_for_review(chromium, server, tmp_path):
-    base, _ = server
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_cleanly_offline(page, browser, base, site):
+    assert check_page(browser, base, site, f"{page}.html") == []
+
+
+# One fault each, planted in a copy of a real page (with formulas, figures and links): what
+# to replace in the page's HTML (a regular expression), with what, and what the check must
+# report. Most faults are added at the end of the article.
+END = "</article>"
+PLANTED = {
+    "console_error": (END, '<script>console.error("MathJax: typesetting halted")</script>',
+                      r"console error: MathJax: typesetting halted"),
+    "console_warning": (END, '<script>console.warn("deprecated option")</script>',
+                        r"console warning: deprecated option"),
+    "uncaught_exception": (END, "<script>notAFunction()</script>",
+                           r"uncaught exception: .*notAFunction"),
+    "script_from_a_cdn": (END, '<script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/'
+                          'tex-chtml.js"></script>',
+                          r"request outside 127\.0\.0\.1 \(blocked\): https://cdn"),
+    "missing_script": (END, '<script src="../_static/no-such-script.js"></script>',
+                       r"HTTP 404: .*no-such-script\.js"),
+    "missing_image": (END, '<img src="../_images/no-such-figure.png" alt="">',
+                      r"image not loaded: .*no-such-figure\.png"),
+    "raw_tex_in_prose": (END, r"<p>the loss is $x^2 + \alpha$ here</p>",
+                         r"raw TeX in the text: \$x\^2 \+ \\alpha\$"),
+    "undefined_macro": (END, r'<p><span class="math notranslate nohighlight">'
+                        r"\(\notamacro{x}\)</span></p>", r"MathJax error box: .*notamacro"),
+    "mathjax_not_loaded": (r'<script[^>]*src="[^"]*mathjax/tex-chtml\.js[^"]*"[^>]*></script>', "",
+                           r"formula not typeset: "),
+    "broken_link": (END, '<a href="no-such-page.html">a page</a>',
+                    r"broken link: no-such-page\.html"),
+    "missing_anchor": (END, '<a href="04_measuring_error.html#no-such-section">a section</a>',
+                       r"link to a missing anchor: .*#no-such-section"),
+}  # fmt: skip
+HOST_PAGE = "chapters/04_measuring_error"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", [None, *PLANTED])
+def test_detector_fires(fault, browser, base, site):
+    page = site / f"{HOST_PAGE}.html"
+    html = page.read_text(encoding="utf-8")
+    assert END in html and 'class="math notranslate nohighlight"' in html
+    name = f"planted-{fault or 'nothing'}.html"
+    if fault is None:
+        planted = html
+    else:
+        pattern, replacement, expected = PLANTED[fault]
+        new = replacement + END if pattern == END else replacement
+        planted, n = re.subn(pattern, lambda _: new, html, count=1)
+        assert n == 1, f"{fault}: nothing to replace in {HOST_PAGE}.html"
+    (page.parent / name).write_text(planted, encoding="utf-8")
+    problems = check_page(browser, base, site, f"{Path(HOST_PAGE).parent}/{name}")
+    if fault is None:
+        assert problems == [], "an unmodified copy of the page must pass"
+    else:
+        assert any(re.search(expected, problem) for problem in problems), (fault, problems)
+
+
+@pytest.mark.slow
+def test_screenshots_for_review(browser, base):
     out = ROOT / "_build" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
-    for page in ("chapters/04_measuring_error", "chapters/02_activation_functions"):
-        png = out / (page.split("/")[-1] + ".png")
-        png.unlink(missing_ok=True)
-        _render(chromium, urljoin(base, f"{page}.html"), tmp_path,
-                [f"--screenshot={png}", "--window-size=1280,2200", "--hide-scrollbars"])  # fmt: skip
-        assert png.is_file() and png.stat().st_size > 20_000, f"no screenshot of {page}"
+    context = browser.new_context(viewport={"width": 1280, "height": 2200})
+    try:
+        tab = context.new_page()
+        for page in ("chapters/04_measuring_error", "chapters/02_activation_functions"):
+            png = out / (page.split("/")[-1] + ".png")
+            png.unlink(missing_ok=True)
+            tab.goto(urljoin(base, f"{page}.html"), wait_until="load")
+            tab.evaluate(WAIT_FOR_MATH_AND_FONTS)
+            tab.screenshot(path=str(png))
+            assert png.is_file() and png.stat().st_size > 20_000, f"no screenshot of {page}"
+    finally:
+        context.close()
 
 
 @pytest.mark.slow
-def test_search_finds_pages(chromium, server, tmp_path):
-    base, _ = server
-    dom, console = _render(
-        chromium, urljoin(base, "search.html?q=sigmoid"), tmp_path, ["--dump-dom"]
-    )
-    assert not [line for line in console if CONSOLE_ERROR.search(line)]
-    hits = re.findall(
-        r'<li[^>]*>\s*<a[^>]+href="([^"]+\.html[^"]*)"', dom.split('id="search-results"')[-1]
-    )
-    assert any("02_activation_functions" in h for h in hits), f"search results: {hits[:5]}"
+def test_search_finds_pages(browser, base):
+    context = browser.new_context()
+    try:
+        tab = context.new_page()
+        errors = []
+        tab.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        tab.goto(urljoin(base, "search.html?q=sigmoid"), wait_until="load")
+        tab.wait_for_selector("#search-results li a", timeout=20_000)
+        hits = tab.eval_on_selector_all("#search-results li a", "as => as.map(a => a.href)")
+    finally:
+        context.close()
+    assert not errors
+    assert any("02_activation_functions" in hit for hit in hits), f"search results: {hits[:5]}"
