@@ -351,6 +351,29 @@ def test_runs_on_the_inputs_device_and_dtype(name, device):
     assert y.device == x.grad.device == x.device and y.dtype == torch.float32
 
 
+def half_tolerance(dtype: torch.dtype) -> dict:
+    """Tolerance for comparing two half-precision results, in units of the format's epsilon.
+
+    Each side rounds every intermediate to the format (relative error eps/2 each), and nnlib
+    composes an activation from a few such operations where torch rounds once; a gradient
+    multiplies a few rounded factors more (tanh's is 1 - y**2 from the rounded output y).
+    Measured on inputs of scale 3: values differ by at most 1.2 eps (relative to max(|y|, 1)),
+    gradients by at most 4.4 eps. Allowed: 8 eps, relative and absolute (values of order 1).
+    """
+    eps = torch.finfo(dtype).eps  # 2**-10 for float16, 2**-7 for bfloat16
+    return dict(rtol=8 * eps, atol=8 * eps)
+
+
+@pytest.mark.parametrize("name", list(ALL_PAIRS))
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_on_cpu_matches_torch(name, dtype):
+    """float16 and bfloat16 run on the CPU too: values, gradients and dtype as torch's."""
+    ours, theirs = ALL_PAIRS[name]
+    x = (torch.randn(64, 33, generator=torch.Generator().manual_seed(0)) * 3).to(dtype)
+    _compare(ours, theirs, x, **half_tolerance(dtype))
+    assert ours(x).dtype == dtype
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("name", list(ALL_PAIRS))
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])

@@ -172,6 +172,24 @@ def test_runs_on_each_device_and_keeps_dtype(fn, device):
         assert out.device == x.grad.device == x.device and out.dtype == dtype
 
 
+@pytest.mark.parametrize(("ours", "theirs"), PAIRS, ids=IDS)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_on_cpu_matches_torch(ours, theirs, reduction, dtype):
+    """float16 and bfloat16 on the CPU: values and both gradients as torch's, in the format.
+
+    Tolerance in units of the format's epsilon: the elementwise terms and gradients round a
+    few times (eps/2 each); the reductions accumulate in float32 inside torch, so a mean or
+    sum of 1000 terms is rounded once at the end. Allowed: 4 eps relative and absolute.
+    """
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1000, generator=g).to(dtype)
+    y = torch.randn(1000, generator=g).to(dtype)
+    eps = torch.finfo(dtype).eps
+    out = _compare(ours, theirs, x, y, reduction, rtol=4 * eps, atol=4 * eps)
+    assert out.dtype == dtype
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("fn", [losses.l1_loss, losses.mse_loss], ids=IDS)
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])

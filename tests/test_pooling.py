@@ -163,6 +163,40 @@ def test_runs_on_the_inputs_device(device):
     assert y.device == x.grad.device == x.device
 
 
+def _assert_within_eps(got, exact, k, eps):
+    """``got`` (half precision) is within k eps of ``exact`` (float64), relative to max(|exact|, 1)."""
+    error = ((got.double() - exact).abs() / (exact.abs().clamp(min=1.0) * eps)).max().item()
+    assert error <= k, f"{error:.2f} eps from the exact result (allowed {k})"
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_on_cpu_is_as_exact_as_the_format_allows(dtype):
+    """float16 and bfloat16 on the CPU, against the float64 result on the same rounded inputs.
+
+    Max pooling selects, so its values are exact and equal to torch's; its gradient routes to
+    the same cells as torch's, where up to four overlapping windows add their rounded terms
+    (measured: 2 eps from exact; torch's own 4). Average pooling sums nine rounded terms and
+    divides (measured: 0.7 eps; torch's 0.5). Allowed: 4 eps and 2 eps, eps the format's.
+    """
+    eps = torch.finfo(dtype).eps
+    x = torch.randn(4, 8, 17, 16, generator=torch.Generator().manual_seed(0)).to(dtype)
+    for fn, k in [(P.max_pool2d, 4), (P.avg_pool2d, 2)]:
+        torch_fn = getattr(F, fn.__name__)
+        xa = x.clone().requires_grad_(True)
+        a = fn(xa, 3, 2, 1, ceil_mode=True)
+        assert a.dtype == dtype
+        weights = torch.randn(a.shape, generator=torch.Generator().manual_seed(1)).to(dtype)
+        (ga,) = torch.autograd.grad((a * weights).sum(), xa)
+        x64 = x.double().requires_grad_(True)
+        exact = torch_fn(x64, 3, 2, 1, ceil_mode=True)
+        (g64,) = torch.autograd.grad((exact * weights.double()).sum(), x64)
+        _assert_within_eps(a, exact, k, eps)
+        _assert_within_eps(ga, g64, k, eps)
+        if fn is P.max_pool2d:
+            assert torch.equal(a, torch_fn(x, 3, 2, 1, ceil_mode=True))
+            assert torch.equal(ga != 0, g64 != 0)  # routed to the same cells
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
 def test_cuda_matches_torch(dtype):
