@@ -504,3 +504,120 @@ def test_parametrised_derivative_equals_autograd_for_every_parameter(name):
 def test_the_check_catches_a_derivative_that_ignores_its_parameter(name):
     _, function, settings_list, ignoring = PARAMETRISED[name]
     assert not all(_derivative_equals_autograd(ignoring, function, kw) for kw in settings_list)
+
+
+# --- found by mutation testing (make mutation): each test below kills mutants that survived --
+DERIVATIVES = [
+    A.sigmoid_derivative, A.tanh_derivative, A.relu_derivative, A.leaky_relu_derivative,
+    A.elu_derivative, A.selu_derivative, A.gelu_derivative, A.silu_derivative,
+    A.softplus_derivative, A.mish_derivative, A.softmax_jacobian, A.log_softmax_jacobian,
+    A.identity_derivative, A.rrelu_derivative,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("fn", DERIVATIVES, ids=lambda f: f.__name__)
+def test_every_derivative_names_a_non_float_input(fn):
+    with pytest.raises(TypeError, match=FLOAT_MSG):
+        fn(torch.tensor([1, 2]))
+
+
+X = torch.tensor([-1.0, 0.5])
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: A.prelu_derivative(torch.tensor([1, 2]), torch.tensor([0.25])), TypeError, FLOAT_MSG),
+        (lambda: A.prelu_derivative(X, torch.tensor([1])), TypeError,
+         r"^weight must be a floating-point tensor"),
+        (lambda: A.leaky_relu_derivative(X, "a"), TypeError, r"^negative_slope must be a real number"),
+        (lambda: A.elu_derivative(X, "a"), TypeError, r"^alpha must be a real number"),
+        (lambda: A.gelu_derivative(X, "exact"), ValueError, r"^approximate must be one of"),
+        (lambda: A.softplus_derivative(X, beta=0), ValueError, r"^beta must be > 0; got 0$"),
+        (lambda: A.softplus_derivative(X, beta="a"), TypeError, r"^beta must be a real number"),
+        (lambda: A.softplus_derivative(X, threshold="a"), TypeError,
+         r"^threshold must be a real number"),
+        (lambda: A.LeakyReLU("a"), TypeError, r"^negative_slope must be a real number"),
+        (lambda: A.ELU("a"), TypeError, r"^alpha must be a real number"),
+        (lambda: A.GELU("exact"), ValueError, r"^approximate must be one of"),
+        (lambda: A.Softmax("a"), TypeError, r"^dim must be an integer"),
+        (lambda: A.LogSoftmax("a"), TypeError, r"^dim must be an integer"),
+        (lambda: A.Softplus(beta=0), ValueError, r"^beta must be > 0; got 0$"),
+        (lambda: A.Softplus(beta="a"), TypeError, r"^beta must be a real number"),
+        (lambda: A.Softplus(threshold="a"), TypeError, r"^threshold must be a real number"),
+    ],
+)  # fmt: skip
+def test_derivative_and_module_arguments_are_named(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+MODULE_PAIRS = [
+    (A.LeakyReLU(), torch.nn.LeakyReLU()), (A.ELU(), torch.nn.ELU()), (A.GELU(), torch.nn.GELU()),
+    (A.Softplus(), torch.nn.Softplus()), (A.Softplus(beta=0.5), torch.nn.Softplus(beta=0.5)),
+    (A.Softmax(1), torch.nn.Softmax(1)), (A.LogSoftmax(0), torch.nn.LogSoftmax(0)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("ours", "theirs"), MODULE_PAIRS, ids=lambda m: repr(m))
+def test_modules_with_default_arguments_match_torch(ours, theirs):
+    x = torch.linspace(-6, 6, 24, dtype=torch.float64).reshape(4, 6)
+    torch.testing.assert_close(ours(x), theirs(x))
+
+
+def test_softplus_threshold_default_is_torchs_twenty():
+    # Above beta*x = 20 softplus returns x itself and its slope is exactly 1, as in torch;
+    # below, log1p(exp(x)) exceeds x by about 2e-9 (visible only in an exact comparison).
+    x = torch.tensor([20.5], dtype=torch.float64, requires_grad=True)
+    torch.nn.Softplus()(x).backward()
+    assert A.Softplus()(x).item() == 20.5 == torch.nn.Softplus()(x).item()
+    assert A.softplus_derivative(x.detach()).item() == 1.0 == x.grad.item()
+    below = torch.tensor([19.5], dtype=torch.float64)
+    assert A.softplus_derivative(below).item() < 1.0
+
+
+def test_module_reprs_list_their_arguments():
+    assert repr(A.Softplus()) == "Softplus(beta=1.0, threshold=20.0)"
+    assert repr(A.GELU("tanh")) == "GELU(approximate='tanh')"
+
+
+def test_rrelu_module_uses_its_generator():
+    x = -torch.ones(1000)
+    module = A.RReLU(0.1, 0.3, generator=torch.Generator().manual_seed(0)).train()
+    expected = A.rrelu(x, 0.1, 0.3, training=True, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(module(x), expected)
+
+
+@pytest.mark.parametrize("fn", [A.softmax_jacobian, A.log_softmax_jacobian],
+                         ids=lambda f: f.__name__)  # fmt: skip
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16])
+def test_jacobians_of_batched_rows_match_autograd(fn, dtype):
+    """Rows of a (2, 3, 4) input, each with its own 4x4 Jacobian, in the input's dtype."""
+    x = torch.randn(2, 3, 4, generator=torch.Generator().manual_seed(0)).to(dtype)
+    f = F.softmax if fn is A.softmax_jacobian else F.log_softmax
+    got = fn(x)
+    assert got.shape == (2, 3, 4, 4) and got.dtype == dtype
+    for i in range(2):
+        for j in range(3):
+            row = x[i, j].double()
+            expected = torch.autograd.functional.jacobian(lambda r: f(r, -1), row)
+            tol = half_tolerance(dtype) if dtype == torch.float16 else {}
+            torch.testing.assert_close(got[i, j].double(), expected, **tol)
+
+
+def test_maxout_abs_derivative_is_zero_at_zero_and_keeps_the_shape():
+    derivative = REG["maxout"].derivative
+    got = derivative(torch.tensor([[-1.0, 0.0, 2.0], [3.0, -0.5, 0.0]]))
+    assert got.tolist() == [[-1.0, 0.0, 1.0], [1.0, -1.0, 0.0]]
+
+
+def test_prelu_derivative_has_the_inputs_dtype():
+    x = torch.tensor([-1.0, 2.0], dtype=torch.float64)
+    got = A.prelu_derivative(x, torch.tensor([0.25]))
+    assert got.dtype == torch.float64 and got.tolist() == [0.25, 1.0]
+
+
+def test_softmax_registry_derivative_is_the_jacobian_diagonal_along_the_last_dim():
+    x = torch.randn(2, 3, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    s = torch.softmax(x, -1)
+    torch.testing.assert_close(REG["softmax"].derivative(x), s * (1 - s))

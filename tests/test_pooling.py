@@ -156,6 +156,60 @@ def test_modules():
     assert "kernel_size=2" in repr(P.MaxPool2d(2))
 
 
+# Each argument a module passes on, and each default, changes this input's result (7 is odd,
+# so ceil_mode adds a window; found by mutation testing, which flipped them one at a time).
+MODULE_CASES = [
+    dict(kernel_size=2),
+    dict(kernel_size=3, stride=1),
+    dict(kernel_size=3, stride=2, padding=1),
+    dict(kernel_size=2, stride=2, ceil_mode=True),
+    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+    dict(kernel_size=3, stride=2, padding=1, divisor_override=5),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("kwargs", MODULE_CASES)
+def test_avg_pool_module_matches_torch_with_every_argument(kwargs):
+    x = torch.randn(2, 3, 7, 7, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(P.AvgPool2d(**kwargs)(x), torch.nn.AvgPool2d(**kwargs)(x))
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(kernel_size=2), dict(kernel_size=3, stride=1), dict(kernel_size=3, padding=1),
+    dict(kernel_size=2, dilation=2), dict(kernel_size=2, ceil_mode=True),
+])  # fmt: skip
+def test_max_pool_module_matches_torch_with_every_argument(kwargs):
+    x = torch.randn(2, 3, 7, 7, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(P.MaxPool2d(**kwargs)(x), torch.nn.MaxPool2d(**kwargs)(x))
+    values, indices = P.MaxPool2d(**kwargs, return_indices=True)(x)
+    torch_values, torch_indices = torch.nn.MaxPool2d(**kwargs, return_indices=True)(x)
+    assert torch.equal(values, torch_values) and torch.equal(indices, torch_indices)
+
+
+def test_module_reprs_list_every_argument():
+    assert repr(P.MaxPool2d(2)) == ("MaxPool2d(kernel_size=2, stride=None, padding=0, dilation=1, "
+                                    "ceil_mode=False, return_indices=False)")  # fmt: skip
+    assert repr(P.AvgPool2d(3, 1)) == ("AvgPool2d(kernel_size=3, stride=1, padding=0, "
+                                       "ceil_mode=False, count_include_pad=True, "
+                                       "divisor_override=None)")  # fmt: skip
+
+
+@pytest.mark.parametrize("stride", [None, [], ()])
+def test_an_empty_stride_means_the_kernel_size_like_torch(stride):
+    x = torch.randn(1, 2, 6, 6, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(P.max_pool2d(x, 2, stride), F.max_pool2d(x, 2, stride or None))
+    torch.testing.assert_close(P.avg_pool2d(x, 2, stride), F.avg_pool2d(x, 2, stride or None))
+    assert P.max_pool2d(x, 2, stride).shape == (1, 2, 3, 3)
+
+
+def test_unbatched_input_keeps_its_channels_like_torch():
+    x = torch.randn(3, 6, 6, generator=torch.Generator().manual_seed(0))
+    for ours, theirs in [(P.max_pool2d, F.max_pool2d), (P.avg_pool2d, F.avg_pool2d)]:
+        got, want = ours(x, 2), theirs(x, 2)
+        assert got.shape == want.shape == (3, 3, 3)
+        torch.testing.assert_close(got, want)
+
+
 def test_runs_on_the_inputs_device(device):
     x = torch.randn(2, 3, 6, 6, device=device, requires_grad=True)
     y = P.max_pool2d(x, 2) + P.avg_pool2d(x, 2)
@@ -223,7 +277,20 @@ def test_cuda_matches_torch(dtype):
          r"^padding must be at most half of kernel_size \(3\) along the width; got padding=2$"),
         (lambda x: P.max_pool2d(x[:, :, :1], (2, 1), padding=(1, 0), dilation=(2, 1)), ValueError,
          r"^every pooling window must cover at least one input cell; along the height, window 0 covers only padding"),
+        (lambda x: P.max_pool2d(x[:, :, :1], (4, 1), padding=(1, 0)), ValueError,
+         r"^kernel_size must fit in the padded input: the height window spans 4 but the padded height is 3$"),
         (lambda x: P.max_pool2d(x, 0), ValueError, r"^kernel_size must be in \[1, inf\]; got 0$"),
+        (lambda x: P.max_pool2d(x, (0, 2)), ValueError, r"^kernel_size must be in \[1, inf\]; got 0$"),
+        (lambda x: P.max_pool2d(x, (2, 0)), ValueError, r"^kernel_size must be in \[1, inf\]; got 0$"),
+        (lambda x: P.max_pool2d(x, 2, padding=-1), ValueError, r"^padding must be in \[0, inf\]; got -1$"),
+        (lambda x: P.max_pool2d(x, 2, padding=(-1, 0)), ValueError,
+         r"^padding must be in \[0, inf\]; got -1$"),
+        (lambda x: P.max_pool2d(x, 2, padding=(0, -1)), ValueError,
+         r"^padding must be in \[0, inf\]; got -1$"),
+        (lambda x: P.max_pool2d(x, 2, dilation=0), ValueError, r"^dilation must be in \[1, inf\]; got 0$"),
+        (lambda x: P.max_pool2d(x, 2, stride=(1, 0)), ValueError, r"^stride must be in \[1, inf\]; got 0$"),
+        (lambda x: P.avg_pool2d(x, 2, count_include_pad=1), TypeError,
+         r"^count_include_pad must be a bool; got 1$"),
         (lambda x: P.max_pool2d(x, 2, stride=0), ValueError, r"^stride must be in \[1, inf\]; got 0$"),
         (lambda x: P.max_pool2d(x, (2, 2, 2)), ValueError, r"^kernel_size must be an int or a pair"),
         (lambda x: P.max_pool2d(x, 2.5), TypeError, r"^kernel_size must be an integer; got 2.5"),
