@@ -88,12 +88,14 @@ def _check_weight(weight, name: str, like: torch.Tensor, shape: tuple[int, ...] 
     if shape is not None and tuple(weight.shape) != shape:
         raise ValueError(f"{name} must have shape {shape}; got {tuple(weight.shape)}")
     try:
-        torch.broadcast_shapes(weight.shape, like.shape)
+        broadcast = torch.broadcast_shapes(weight.shape, like.shape)
     except RuntimeError:
+        broadcast = None
+    if broadcast != like.shape:  # torch refuses a weight that would enlarge the result too
         raise ValueError(
             f"{name} must broadcast to the input's shape {tuple(like.shape)}; "
             f"got {tuple(weight.shape)}"
-        ) from None
+        )
     return weight.to(like.dtype)
 
 

@@ -602,3 +602,86 @@ def test_bce_check_catches_a_wrong_target_gradient():
     torch.testing.assert_close(a[1], b[1])  # the input's gradient is right
     with pytest.raises(AssertionError):
         torch.testing.assert_close(a[2], b[2])  # the target's is caught
+
+
+# --- found by mutation testing (make mutation): each test below kills mutants that survived --
+E = torch.tensor([0.3, -2.0])
+Z = torch.zeros(2)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: losses.binary_cross_entropy(torch.tensor([1.5]), torch.tensor([1.0])), ValueError,
+         r"^input must hold probabilities in \[0, 1\]; got values outside it "
+         r"\(pass logits to binary_cross_entropy_with_logits instead\)$"),
+        # torch refuses a weight that broadcasts the result beyond the input's shape
+        (lambda: losses.binary_cross_entropy(torch.tensor([0.5]), torch.tensor([1.0]),
+                                             weight=torch.ones(3)), ValueError,
+         r"^weight must broadcast to the input's shape \(1,\); got \(3,\)$"),
+        (lambda: losses.binary_cross_entropy_with_logits(torch.tensor([0.5]), torch.tensor([1.0]),
+                                                         pos_weight=torch.ones(3)), ValueError,
+         r"^pos_weight must broadcast to the input's shape \(1,\); got \(3,\)$"),
+        (lambda: losses.hinge_loss(E, torch.tensor([1.0, -1.0]), margin="a"), TypeError,
+         r"^margin must be a real number"),
+        (lambda: losses.huber_loss_derivative(E, Z, delta=0), ValueError, r"^delta must be > 0; got 0$"),
+        (lambda: losses.huber_loss_derivative(E, Z, delta="a"), TypeError, r"^delta must be a real"),
+        (lambda: losses.pseudo_huber_loss_derivative(E, Z, delta=0), ValueError,
+         r"^delta must be > 0; got 0$"),
+        (lambda: losses.pseudo_huber_loss_derivative(E, Z, delta="a"), TypeError,
+         r"^delta must be a real"),
+        (lambda: losses.smooth_l1_loss_derivative(E, Z, beta=-1), ValueError,
+         r"^beta must be >= 0; got -1$"),
+        (lambda: losses.smooth_l1_loss_derivative(E, Z, beta="a"), TypeError, r"^beta must be a real"),
+        (lambda: losses.multi_margin_loss(torch.tensor([[1, 2]]), torch.tensor([0])), TypeError,
+         r"^input must be a floating-point tensor"),
+        (lambda: losses.multi_margin_loss(torch.randn(2, 3), torch.tensor([0, 1]), margin="a"),
+         TypeError, r"^margin must be a real number"),
+        (lambda: losses.multi_margin_loss(torch.randn(2, 2, 2), torch.tensor([0, 1])), ValueError,
+         r"^input must be 1-d \(C\) or 2-d \(N, C\); got shape \(2, 2, 2\)$"),
+        (lambda: losses.sigmoid_focal_loss(E, Z, alpha="a"), TypeError, r"^alpha must be a real"),
+        (lambda: losses.sigmoid_focal_loss(E, Z, alpha=1.5), ValueError,
+         r"^alpha must be <= 1 \(negative disables it\); got 1\.5$"),
+    ],
+)  # fmt: skip
+def test_more_arguments_are_named(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_focal_loss_alpha_of_one_is_allowed_and_defaults_match_torchvision():
+    from torchvision.ops import sigmoid_focal_loss
+
+    x = torch.tensor([2.0, -1.0, 0.5], dtype=torch.float64)
+    y = torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64)
+    torch.testing.assert_close(losses.sigmoid_focal_loss(x, y, alpha=1.0),
+                               sigmoid_focal_loss(x, y, alpha=1.0))  # fmt: skip
+    torch.testing.assert_close(losses.sigmoid_focal_loss(x, y), sigmoid_focal_loss(x, y))
+
+
+def test_multi_margin_defaults_and_shapes_match_torch():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 5, generator=g, dtype=torch.float64)
+    t = torch.tensor([0, 3, 4, 1])
+    torch.testing.assert_close(losses.multi_margin_loss(x, t), F.multi_margin_loss(x, t))
+    for reduction in REDUCTIONS:  # a batch of one keeps its batch axis, unbatched input has none
+        one = losses.multi_margin_loss(x[:1], t[:1], reduction=reduction)
+        assert one.shape == F.multi_margin_loss(x[:1], t[:1], reduction=reduction).shape
+        single = losses.multi_margin_loss(x[0], t[0], reduction=reduction)
+        assert single.shape == F.multi_margin_loss(x[0], t[0], reduction=reduction).shape
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_hinge_gradient_matches_relu_autograd_for_each_reduction_and_at_the_kink(reduction):
+    """The reference is autograd through relu(m - y x), whose slope at the kink is 0."""
+    x = torch.tensor([2.0, 0.5, -0.3, -3.0, 1.0], dtype=torch.float64)  # last: y x = m, the kink
+    y = torch.tensor([1.0, 1.0, 1.0, -1.0, 1.0], dtype=torch.float64)
+
+    def reference(v):
+        loss = F.relu(1.0 - y * v)
+        return {"none": loss, "mean": loss.mean(), "sum": loss.sum()}[reduction]
+
+    a, b = _grad_pair(lambda v: losses.hinge_loss(v, y, reduction=reduction), reference, [x], [0])
+    for ours_t, theirs_t in zip(a, b, strict=True):
+        torch.testing.assert_close(ours_t, theirs_t)
+    assert a[1][-1].item() == 0.0
