@@ -621,3 +621,69 @@ def test_softmax_registry_derivative_is_the_jacobian_diagonal_along_the_last_dim
     x = torch.randn(2, 3, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     s = torch.softmax(x, -1)
     torch.testing.assert_close(REG["softmax"].derivative(x), s * (1 - s))
+
+
+def _maxout_reference(x, weight, bias, pieces):
+    z = x @ weight.T + (0 if bias is None else bias)
+    return z.view(*z.shape[:-1], -1, pieces).max(-1).values
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_maxout_values_equal_the_max_over_affine_pieces(bias):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(6, 4, generator=g, dtype=torch.float64)
+    w = torch.randn(3 * 2, 4, generator=g, dtype=torch.float64)
+    b = torch.randn(3 * 2, generator=g, dtype=torch.float64) if bias else None
+    torch.testing.assert_close(A.maxout(x, w, b), _maxout_reference(x, w, b, 2))  # default: 2
+    layer = A.Maxout(4, 3, pieces=2, bias=bias).double()
+    torch.testing.assert_close(layer(x), _maxout_reference(x, layer.weight, layer.bias, 2))
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: A.maxout(torch.randn(2, 3), torch.ones(4, 3, dtype=torch.int64)), TypeError,
+         r"^weight must be a floating-point tensor"),
+        (lambda: A.maxout(torch.randn(2, 3), torch.ones(4, 3), torch.ones(4, dtype=torch.int64)),
+         TypeError, r"^bias must be a floating-point tensor"),
+        (lambda: A.maxout(torch.randn(2, 3), torch.ones(4, 3), torch.ones(3)), ValueError,
+         r"^bias must have shape \(4,\); got \(3,\)$"),
+        (lambda: A.identity("x"), TypeError, r"^input must be a torch.Tensor"),
+    ],
+)  # fmt: skip
+def test_maxout_and_identity_arguments_are_named(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_rrelu_accepts_equal_bounds_like_torch():
+    x = -torch.ones(5)
+    got = A.rrelu(x, 0.2, 0.2, training=True, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(got, F.rrelu(x, 0.2, 0.2, training=True))
+
+
+def test_softmax_dtype_argument_casts_first_like_torch():
+    x = torch.randn(3, 4, generator=torch.Generator().manual_seed(0))
+    for fn, theirs in [(A.softmax, F.softmax), (A.log_softmax, F.log_softmax)]:
+        got = fn(x, 1, dtype=torch.float64)
+        assert got.dtype == torch.float64
+        torch.testing.assert_close(got, theirs(x, 1, dtype=torch.float64))
+
+
+def test_softplus_function_threshold_default_is_twenty():
+    x = torch.tensor([20.5], dtype=torch.float64)
+    assert A.softplus(x).item() == 20.5 == F.softplus(x).item()
+
+
+def test_registry_entries_are_complete_and_typed():
+    assert {spec.name for spec in REG.values()} == set(REG)
+    for name, spec in REG.items():
+        assert isinstance(spec.label, str) and spec.label and isinstance(spec.formula, str), name
+        assert callable(spec.function) and callable(spec.derivative), name
+        assert callable(spec.torch_function) and isinstance(spec.output_range, str), name
+        assert isinstance(spec.saturates, str), name
+        for flag in (spec.zero_centred, spec.monotonic, spec.smooth, spec.elementwise):
+            assert isinstance(flag, bool), name
+        assert spec.max_derivative is None or isinstance(spec.max_derivative, float), name
+    assert REG["relu"].elementwise and not REG["softmax"].elementwise
+    assert REG["sigmoid"].label == "Sigmoid" and not REG["relu"].smooth and REG["tanh"].smooth
