@@ -5,11 +5,13 @@
 A mutant is *killed* when a test fails against it (or it times out: the tests noticed). Two
 kinds of mutant are left out of the score: those listed as equivalent in
 benchmarks/mutation_equivalent.txt (no test can kill them, because they do not change what
-the function computes; each is listed with its reason), and those that only drop a
-``device=`` argument, which change nothing on the CPU and are killed by the ``gpu``-marked
-tests on CUDA. The score of a module is killed / (mutants - those two kinds). A listed mutant
-that is killed, or that no longer exists, is reported as a stale entry: mutant names follow
-the code, so the list must follow it too.
+the function computes; each is listed with its reason), and those that only matter on a
+GPU: every mutant that only drops a ``device=`` argument (found by this script), and the
+listed ones whose reason starts with "needs a GPU". They change nothing on the CPU, and the
+``gpu``-marked tests catch them on CUDA. The score of a module is
+killed / (mutants - those two kinds). A listed mutant that is killed, or that no longer
+exists, is reported as a stale entry: mutant names follow the code, so the list must follow
+it too.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def needs_a_gpu(diff_lines: list[str]) -> bool:
     added = [line[1:] for line in diff_lines if line.startswith("+")]
     if len(removed) != 1 or len(added) != 1 or "device" not in removed[0]:
         return False
-    plain = lambda text: re.sub(r"\s+", "", DEVICE_ARG.sub("", text))  # noqa: E731
+    plain = lambda text: re.sub(r"\s+", "", DEVICE_ARG.sub("", text)).replace(",)", ")")  # noqa: E731
     return plain(removed[0]) == plain(added[0].replace("device=None", "device=x"))
 
 
@@ -85,6 +87,8 @@ def report(statuses: dict[str, dict[str, str]], equivalent: dict[str, str]) -> t
                 complete = False
             elif status in KILLED:
                 counts["killed"] += 1
+            elif name in equivalent and equivalent[name].startswith("needs a GPU"):
+                counts["needs a GPU"] += 1
             elif name in equivalent:
                 counts["equivalent"] += 1
             elif needs_a_gpu(get_diff_for_mutant(name, path=module).splitlines()[2:]):

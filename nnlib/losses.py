@@ -79,14 +79,12 @@ def _check_pair(
     return input.to(dtype), target.to(dtype)
 
 
-def _check_weight(weight, name: str, like: torch.Tensor, shape: tuple[int, ...] | None = None):
-    """An optional weight tensor: floating, on like's device, broadcastable (or ``shape``)."""
+def _check_weight(weight, name: str, like: torch.Tensor):
+    """An optional weight tensor: floating, on like's device, broadcastable to like's shape."""
     if weight is None:
         return None
     check_floating(weight, name)
     check_same_device(like, weight, "input", name)
-    if shape is not None and tuple(weight.shape) != shape:
-        raise ValueError(f"{name} must have shape {shape}; got {tuple(weight.shape)}")
     try:
         broadcast = torch.broadcast_shapes(weight.shape, like.shape)
     except RuntimeError:
@@ -580,9 +578,7 @@ class _NLL(Function):
         safe, w_n, total = ctx.saved_tensors
         if ctx.reduction == "mean":
             g = grad_out / total * w_n
-        elif ctx.reduction == "sum":
-            g = grad_out * w_n
-        else:
+        else:  # "sum" and "none": each term's weight times its incoming gradient
             g = grad_out * w_n
         grad = g.new_zeros(ctx.shape).scatter(1, safe.unsqueeze(1), -g.unsqueeze(1))
         return grad, None, None, None, None

@@ -685,3 +685,63 @@ def test_hinge_gradient_matches_relu_autograd_for_each_reduction_and_at_the_kink
     for ours_t, theirs_t in zip(a, b, strict=True):
         torch.testing.assert_close(ours_t, theirs_t)
     assert a[1][-1].item() == 0.0
+
+
+# Tensors on PyTorch's "meta" device (shapes without data) give a second device on any machine.
+XC, TC = torch.randn(3, 4), torch.tensor([0, 1, 2])
+SAME_DEVICE = r"must be on the same device as input \(cpu\); got meta$"
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: losses.cross_entropy(XC, TC.to("meta")), ValueError, r"^target " + SAME_DEVICE),
+        (lambda: losses.cross_entropy(XC, torch.rand(3, 4, device="meta")), ValueError,
+         r"^target " + SAME_DEVICE),
+        (lambda: losses.nll_loss(XC, TC.to("meta")), ValueError, r"^target " + SAME_DEVICE),
+        (lambda: losses.multi_margin_loss(XC, TC.to("meta")), ValueError, r"^target " + SAME_DEVICE),
+        (lambda: losses.cross_entropy(XC, TC, weight=torch.ones(4, device="meta")), ValueError,
+         r"^weight " + SAME_DEVICE),
+        (lambda: losses.binary_cross_entropy(torch.rand(3), torch.rand(3),
+                                             weight=torch.ones(3, device="meta")), ValueError,
+         r"^weight " + SAME_DEVICE),
+        (lambda: losses.binary_cross_entropy_with_logits(torch.rand(3), torch.rand(3),
+                                                         weight=torch.ones(3, device="meta")),
+         ValueError, r"^weight " + SAME_DEVICE),
+        (lambda: losses.cross_entropy(XC, TC, weight=torch.ones(4, dtype=torch.int64)), TypeError,
+         r"^weight must be a floating-point tensor"),
+        (lambda: losses.binary_cross_entropy_with_logits(torch.rand(3), torch.rand(3),
+                                                         weight=torch.ones(2)), ValueError,
+         r"^weight must broadcast to the input's shape \(3,\); got \(2,\)$"),
+        (lambda: losses.cross_entropy(torch.tensor(1.0), TC), ValueError,
+         r"^input must have a class dimension: shape \(C\), \(N, C\) or \(N, C, d1, \.\.\.\)$"),
+        (lambda: losses.cross_entropy(XC, [0, 1, 2]), TypeError, r"^target must be a torch.Tensor"),
+        (lambda: losses.nll_loss(XC, [0, 1, 2]), TypeError, r"^target must be a torch.Tensor"),
+        (lambda: losses.cross_entropy(XC, TC, label_smoothing=-0.1), ValueError,
+         r"^label_smoothing must be >= 0; got -0\.1$"),
+        (lambda: losses.nll_loss(XC, TC, ignore_index=1.5), TypeError,
+         r"^ignore_index must be an integer"),
+    ],
+)  # fmt: skip
+def test_class_loss_arguments_and_devices_are_named(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_label_smoothing_of_one_is_allowed_like_torch():
+    x = torch.randn(3, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    torch.testing.assert_close(losses.cross_entropy(x, TC, label_smoothing=1.0),
+                               F.cross_entropy(x, TC, label_smoothing=1.0))  # fmt: skip
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_batch_of_one_and_unbatched_shapes_match_torch(reduction):
+    x = torch.randn(1, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    t = torch.tensor([2])
+    for fn, theirs in [(losses.cross_entropy, F.cross_entropy), (losses.nll_loss, F.nll_loss)]:
+        got, want = fn(x, t, reduction=reduction), theirs(x, t, reduction=reduction)
+        assert got.shape == want.shape
+        torch.testing.assert_close(got, want)
+        got, want = fn(x[0], t[0], reduction=reduction), theirs(x[0], t[0], reduction=reduction)
+        assert got.shape == want.shape
+        torch.testing.assert_close(got, want)
