@@ -40,7 +40,7 @@ ordered = $(foreach f,$(SLOW_FIRST),$(filter $(f),$(1))) $(filter-out $(SLOW_FIR
 NBVAL_FILES := $(call ordered,$(CHAPTERS_IPYNB))
 TEST_AND_NBVAL_FILES := $(call ordered,$(CHAPTERS_IPYNB) $(TEST_FILES))
 
-.PHONY: all venv book test unit nbval nbval-portable lint notebooks notebook lab bench browser-deps clean distclean
+.PHONY: all venv book test unit nbval nbval-portable lint notebooks notebook lab bench mutation browser-deps clean distclean
 
 all: test
 
@@ -137,13 +137,27 @@ lab: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_ops
 
+## make mutation: mutation testing of nnlib's op modules (a measurement, not part of `make
+## test`). mutmut (requirements-mutation.txt) mutates activations, losses and pooling and runs
+## their unit tests against every mutant, on every core; then benchmarks/mutation_report.py
+## writes the score and each surviving mutant to _build/mutation/report.md. See the README.
+MUTATION_STAMP := $(VENV)/.installed-mutation
+$(MUTATION_STAMP): $(STAMP) requirements-mutation.txt
+	$(BIN)/python -m pip install --quiet --progress-bar off -r requirements-mutation.txt
+	touch $@
+
+mutation: $(MUTATION_STAMP)
+	rm -rf mutants
+	CI=true $(ONE_THREAD) $(BIN)/mutmut run
+	$(BIN)/python -m benchmarks.mutation_report
+
 ## make print-NBVAL_FLAGS: a variable's value as make expands it (tools/makevars.py; the
 ## pipeline tests run nbval and build the book with the flags printed here).
 print-%:
 	@echo '$($*)'
 
 clean:
-	rm -rf _build .pytest_cache .hypothesis .ruff_cache
+	rm -rf _build .pytest_cache .hypothesis .ruff_cache mutants
 
 distclean: clean
 	rm -rf $(VENV)
