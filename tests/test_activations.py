@@ -552,15 +552,22 @@ def test_derivative_and_module_arguments_are_named(call, error, message):
         call()
 
 
-MODULE_PAIRS = [
-    (A.LeakyReLU(), torch.nn.LeakyReLU()), (A.ELU(), torch.nn.ELU()), (A.GELU(), torch.nn.GELU()),
-    (A.Softplus(), torch.nn.Softplus()), (A.Softplus(beta=0.5), torch.nn.Softplus(beta=0.5)),
-    (A.Softmax(1), torch.nn.Softmax(1)), (A.LogSoftmax(0), torch.nn.LogSoftmax(0)),
-]  # fmt: skip
+# Built inside the test, not at import: mutmut switches a mutant on only after import, so a
+# module constructed at import time would never see a mutated default.
+MODULE_PAIRS = {
+    "LeakyReLU()": lambda: (A.LeakyReLU(), torch.nn.LeakyReLU()),
+    "ELU()": lambda: (A.ELU(), torch.nn.ELU()),
+    "GELU()": lambda: (A.GELU(), torch.nn.GELU()),
+    "Softplus()": lambda: (A.Softplus(), torch.nn.Softplus()),
+    "Softplus(beta=0.5)": lambda: (A.Softplus(beta=0.5), torch.nn.Softplus(beta=0.5)),
+    "Softmax(1)": lambda: (A.Softmax(1), torch.nn.Softmax(1)),
+    "LogSoftmax(0)": lambda: (A.LogSoftmax(0), torch.nn.LogSoftmax(0)),
+}  # fmt: skip
 
 
-@pytest.mark.parametrize(("ours", "theirs"), MODULE_PAIRS, ids=lambda m: repr(m))
-def test_modules_with_default_arguments_match_torch(ours, theirs):
+@pytest.mark.parametrize("pair", MODULE_PAIRS)
+def test_modules_with_default_arguments_match_torch(pair):
+    ours, theirs = MODULE_PAIRS[pair]()
     x = torch.linspace(-6, 6, 24, dtype=torch.float64).reshape(4, 6)
     torch.testing.assert_close(ours(x), theirs(x))
 
@@ -687,3 +694,69 @@ def test_registry_entries_are_complete_and_typed():
         assert spec.max_derivative is None or isinstance(spec.max_derivative, float), name
     assert REG["relu"].elementwise and not REG["softmax"].elementwise
     assert REG["sigmoid"].label == "Sigmoid" and not REG["relu"].smooth and REG["tanh"].smooth
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: A.rrelu(X, "a"), TypeError, r"^lower must be a real number"),
+        (lambda: A.rrelu(X, 0.1, "a"), TypeError, r"^upper must be a real number"),
+        (lambda: A.softplus(X, threshold="a"), TypeError, r"^threshold must be a real number"),
+        (lambda: A.softmax(X, 0, dtype=torch.int64), TypeError,
+         r"^dtype must be a floating-point tensor .*got dtype torch.int64$"),
+        (lambda: A.prelu(X, torch.tensor([1])), TypeError, r"^weight must be a floating-point"),
+        (lambda: A.prelu(X, torch.ones(2) * 0.25), ValueError,
+         r"^weight must be a 1-d tensor of 1 or 1 \(channels, dim 1 of input\) elements"),
+        (lambda: A.prelu(X, torch.ones(1, 1) * 0.25), ValueError, r"^weight must be a 1-d tensor"),
+        (lambda: A.prelu(torch.randn(2, 3), torch.ones(3, device="meta")), ValueError,
+         r"^weight must be on the same device as input \(cpu\); got meta$"),
+        (lambda: A.Maxout(0, 3), ValueError, r"^in_features must be in \[1, inf\]; got 0$"),
+        (lambda: A.Maxout(3, 0), ValueError, r"^out_features must be in \[1, inf\]; got 0$"),
+        (lambda: A.PReLU(init="a"), TypeError, r"^init must be a real number"),
+    ],
+)  # fmt: skip
+def test_remaining_arguments_are_named(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_relu_of_minus_infinity_is_zero_and_leaky_relu_of_slope_one_is_the_identity():
+    x = torch.tensor([-math.inf, -2.0, 3.0], requires_grad=True)
+    assert A.relu(x).tolist() == [0.0, 0.0, 3.0] == F.relu(x).tolist()  # not 0 * -inf = nan
+    y = A.leaky_relu(x, 1.0)
+    assert y.tolist() == x.tolist()
+    (grad,) = torch.autograd.grad(y.sum(), x)
+    assert grad.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_prelu_with_two_channels_matches_torch():
+    x = torch.randn(4, 2, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    w = torch.tensor([0.1, 0.4], dtype=torch.float64)
+    torch.testing.assert_close(A.prelu(x, w), F.prelu(x, w))
+
+
+def test_module_defaults_and_initialisation_match_torch():
+    prelu = A.PReLU()
+    assert prelu.weight.tolist() == torch.nn.PReLU().weight.tolist() == [0.25]
+    torch.manual_seed(0)
+    layer = A.Maxout(1, 1)  # the smallest layer is allowed
+    assert layer.weight.shape == (2, 1) and layer.pieces == 2  # two pieces by default
+    assert A.Maxout(4, 3, bias=False).bias is None
+    torch.manual_seed(0)
+    wide = A.Maxout(16, 250, pieces=4)  # 4000 weights, uniform in +-1/sqrt(16) = +-0.25
+    for p in (wide.weight, wide.bias):
+        assert -0.25 <= p.min().item() < -0.24 and 0.24 < p.max().item() <= 0.25
+
+
+def test_log_softmax_shifts_each_row_by_its_own_max():
+    x = torch.tensor([[1000.0, 999.0], [0.0, -1.0]], dtype=torch.float64)
+    torch.testing.assert_close(A.log_softmax(x, 1), F.log_softmax(x, 1))  # no -inf in row 2
+
+
+def test_maxout_derivative_defaults_to_two_pieces_and_uses_the_bias():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, generator=g, dtype=torch.float64)
+    w = torch.randn(6, 4, generator=g, dtype=torch.float64)
+    b = torch.randn(6, generator=g, dtype=torch.float64) * 5
+    jac = torch.autograd.functional.jacobian(lambda v: _maxout_reference(v, w, b, 2), x)
+    torch.testing.assert_close(A.maxout_derivative(x, w, b), jac)

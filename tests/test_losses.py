@@ -745,3 +745,43 @@ def test_cross_entropy_batch_of_one_and_unbatched_shapes_match_torch(reduction):
         got, want = fn(x[0], t[0], reduction=reduction), theirs(x[0], t[0], reduction=reduction)
         assert got.shape == want.shape
         torch.testing.assert_close(got, want)
+
+
+def test_focal_loss_alpha_zero_weights_only_the_negatives_like_torchvision():
+    from torchvision.ops import sigmoid_focal_loss
+
+    x = torch.tensor([2.0, -1.0, 0.5], dtype=torch.float64)
+    y = torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64)
+    torch.testing.assert_close(losses.sigmoid_focal_loss(x, y, alpha=0.0, reduction="sum"),
+                               sigmoid_focal_loss(x, y, alpha=0.0, reduction="sum"))  # fmt: skip
+
+
+@pytest.mark.parametrize("which", ["weight", "pos_weight"])
+def test_bce_with_logits_gradients_with_one_weight_only(which):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 3, generator=g, dtype=torch.float64)
+    y = (torch.rand(4, 3, generator=g) < 0.5).double()
+    w = {which: torch.rand(3, generator=g, dtype=torch.float64) + 0.5}
+    a, b = _grad_pair(lambda u, v: losses.binary_cross_entropy_with_logits(u, v, **w),
+                      lambda u, v: F.binary_cross_entropy_with_logits(u, v, **w), [x, y], [0, 1])  # fmt: skip
+    for ours_t, theirs_t in zip(a, b, strict=True):
+        torch.testing.assert_close(ours_t, theirs_t)
+
+
+def test_edge_cases_where_a_shortcut_matters():
+    # Without label smoothing no smoothing term is computed: it would be 0 * inf = nan here.
+    x = torch.tensor([[0.0, -math.inf, 1.0]])
+    t = torch.tensor([2])
+    assert torch.isfinite(losses.cross_entropy(x, t))
+    torch.testing.assert_close(losses.cross_entropy(x, t), F.cross_entropy(x, t))
+    # SmoothL1 with beta = 0 is L1; at zero error the quadratic branch would divide 0 by 0.
+    same = torch.tensor([1.0, -2.0])
+    assert losses.smooth_l1_loss(same, same, beta=0.0).item() == 0.0
+    # A float32 class weight on half-precision input: the result stays in the input's dtype.
+    x16 = torch.randn(3, 4, generator=torch.Generator().manual_seed(0)).half()
+    assert (
+        losses.cross_entropy(x16, torch.tensor([0, 1, 2]), weight=torch.ones(4)).dtype
+        == torch.float16
+    )
+    p16 = torch.rand(3, generator=torch.Generator().manual_seed(0)).half()
+    assert losses.binary_cross_entropy(p16, p16, weight=torch.ones(3)).dtype == torch.float16
