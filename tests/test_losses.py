@@ -785,3 +785,17 @@ def test_edge_cases_where_a_shortcut_matters():
     )
     p16 = torch.rand(3, generator=torch.Generator().manual_seed(0)).half()
     assert losses.binary_cross_entropy(p16, p16, weight=torch.ones(3)).dtype == torch.float16
+
+
+def test_bce_weight_type_is_named_and_soft_targets_are_cast_before_smoothing():
+    with pytest.raises(TypeError, match=r"^weight must be a floating-point tensor"):
+        losses.binary_cross_entropy(
+            torch.rand(3), torch.rand(3), weight=torch.ones(3, dtype=torch.int64)
+        )
+    # Probability targets in float16 are cast to the input's float64 before label smoothing
+    # mixes them, so no float16 rounding enters the loss.
+    x = torch.randn(3, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    t16 = torch.softmax(torch.randn(3, 4, generator=torch.Generator().manual_seed(1)), 1).half()
+    torch.testing.assert_close(losses.cross_entropy(x, t16, label_smoothing=0.1),
+                               losses.cross_entropy(x, t16.double(), label_smoothing=0.1),
+                               rtol=0, atol=0)  # fmt: skip
