@@ -14,7 +14,7 @@ import random
 import numpy as np
 import torch
 
-from nnlib import activations, losses, plot, pooling
+from nnlib import activations, conv, losses, plot, pooling
 from nnlib._validation import check_int
 
 __version__ = "0.1.0"
@@ -24,6 +24,7 @@ __all__ = [
     "get_device",
     "seed_everything",
     "activations",
+    "conv",
     "losses",
     "plot",
     "pooling",

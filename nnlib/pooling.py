@@ -23,21 +23,9 @@ import torch
 from torch import nn
 from torch.autograd import Function
 
-from nnlib._validation import check_floating, check_int
+from nnlib._validation import check_floating, check_int, check_pair
 
 __all__ = ["max_pool2d", "avg_pool2d", "pool_output_size", "MaxPool2d", "AvgPool2d"]
-
-
-def _pair(value, name: str, minimum: int) -> tuple[int, int]:
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"{name} must be an int or a pair of ints; got {value!r}")
-        return (
-            check_int(value[0], name, minimum=minimum),
-            check_int(value[1], name, minimum=minimum),
-        )
-    v = check_int(value, name, minimum=minimum)
-    return v, v
 
 
 def pool_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int,
@@ -64,12 +52,14 @@ class _Geometry(NamedTuple):
 
 
 def _geometry(x, kernel_size, stride, padding, dilation, ceil_mode) -> _Geometry:
-    kernel = _pair(kernel_size, "kernel_size", 1)
+    kernel = check_pair(kernel_size, "kernel_size", 1)
     stride = (
-        kernel if stride is None or stride == [] or stride == () else _pair(stride, "stride", 1)
+        kernel
+        if stride is None or stride == [] or stride == ()
+        else check_pair(stride, "stride", 1)
     )
-    padding = _pair(padding, "padding", 0)
-    dilation = _pair(dilation, "dilation", 1)
+    padding = check_pair(padding, "padding", 0)
+    dilation = check_pair(dilation, "dilation", 1)
     if not isinstance(ceil_mode, bool):
         raise TypeError(f"ceil_mode must be a bool; got {ceil_mode!r}")
     out, padded = [], []

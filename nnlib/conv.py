@@ -1,0 +1,243 @@
+r"""2-D convolution written from scratch, with an explicit backward pass.
+
+Same name, signature and semantics as :func:`torch.nn.functional.conv2d` (which, like every
+deep-learning library, computes a cross-correlation: the kernel is not flipped).
+
+Forward, by *im2col*: for each of the :math:`k_h k_w` kernel offsets :math:`(a, b)`, one
+strided slice of the padded input holds the input value that offset sees at every output
+position. Stacked, they form a matrix of "columns", one column per output position, and the
+convolution is a matrix product of the weight with it:
+
+.. math::
+    y_{n,o,i,j} = b_o + \sum_{c,a,b} w_{o,c,a,b}\;
+        x_{n,c,\ s_h i + d_h a - p_h,\ s_w j + d_w b - p_w}
+
+Backward, from the same columns:
+
+* :math:`\partial L/\partial w_{o,c,a,b} = \sum_{n,i,j} g_{n,o,i,j}\, x_{n,c,s_h i + d_h a - p_h,
+  s_w j + d_w b - p_w}`: the correlation of the input with the upstream gradient
+  :math:`g = \partial L/\partial y`;
+* :math:`\partial L/\partial x`: every output position sends :math:`\sum_o g_{n,o,i,j} w_{o,c,a,b}`
+  back to the input cell offset :math:`(a, b)` saw (*col2im*, the adjoint of im2col). For
+  stride 1 this is the "full" convolution of :math:`g` with the kernel flipped in both axes;
+  in general it is the *transposed* convolution;
+* :math:`\partial L/\partial b_o = \sum_{n,i,j} g_{n,o,i,j}`.
+
+``groups`` splits the channels into independent convolutions, each seeing
+``in_channels / groups`` input channels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.autograd import Function
+
+from nnlib._validation import check_floating, check_int, check_pair, check_same_device
+
+__all__ = ["conv2d", "conv_output_size", "Conv2d"]
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """Output length along one axis: floor((size + 2 padding - dilation (kernel - 1) - 1) /
+    stride) + 1, PyTorch's formula."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _same_padding(kernel: tuple[int, int], dilation: tuple[int, int]):
+    """``padding='same'``: total padding d (k - 1) per axis, the odd cell on the bottom/right."""
+    total = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]
+    return tuple(t // 2 for t in total), tuple(t - t // 2 for t in total)
+
+
+def _im2col(xp: torch.Tensor, kernel, stride, dilation, out) -> torch.Tensor:
+    """(N, C, Hp, Wp) padded input -> (N, C, kh*kw, Ho*Wo): what each kernel offset sees."""
+    n, c = xp.shape[:2]
+    cols = []
+    for a in range(kernel[0]):
+        for b in range(kernel[1]):
+            top, left = a * dilation[0], b * dilation[1]
+            cols.append(xp[:, :, top : top + stride[0] * (out[0] - 1) + 1 : stride[0],
+                           left : left + stride[1] * (out[1] - 1) + 1 : stride[1]])  # fmt: skip
+    return torch.stack(cols, dim=2).reshape(n, c, kernel[0] * kernel[1], out[0] * out[1])
+
+
+def _col2im(cols: torch.Tensor, padded_shape, kernel, stride, dilation, out) -> torch.Tensor:
+    """The adjoint of :func:`_im2col`: add each offset's values back where they were read."""
+    n, c = cols.shape[:2]
+    cols = cols.reshape(n, c, kernel[0] * kernel[1], out[0], out[1])
+    xp = cols.new_zeros(padded_shape)
+    for a in range(kernel[0]):
+        for b in range(kernel[1]):
+            top, left = a * dilation[0], b * dilation[1]
+            window = (slice(None), slice(None),
+                      slice(top, top + stride[0] * (out[0] - 1) + 1, stride[0]),
+                      slice(left, left + stride[1] * (out[1] - 1) + 1, stride[1]))  # fmt: skip
+            xp[window] = xp[window] + cols[:, :, a * kernel[1] + b]  # windows overlap: add
+    return xp
+
+
+class _Geometry:
+    def __init__(self, kernel, stride, pad_before, pad_after, dilation, groups, out):
+        self.kernel, self.stride, self.dilation, self.groups = kernel, stride, dilation, groups
+        self.pad_before, self.pad_after, self.out = pad_before, pad_after, out
+
+    def pad(self, x: torch.Tensor) -> torch.Tensor:
+        (top, left), (bottom, right) = self.pad_before, self.pad_after
+        return nn.functional.pad(x, (left, right, top, bottom))
+
+    def crop(self, xp: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        top, left = self.pad_before
+        return xp[:, :, top : top + h, left : left + w]
+
+
+class _Conv2d(Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, g: _Geometry):
+        n, c_in, h, w = x.shape
+        c_out = weight.shape[0]
+        cols = _im2col(g.pad(x), g.kernel, g.stride, g.dilation, g.out)  # (N, C, K, L)
+        # Group the channels: (N, G, C/G * K, L) against weight (G, C_out/G, C/G * K).
+        k, length = c_in // g.groups * g.kernel[0] * g.kernel[1], g.out[0] * g.out[1]
+        cols = cols.reshape(n, g.groups, k, length)
+        wg = weight.reshape(g.groups, c_out // g.groups, k)
+        y = torch.einsum("gok,ngkl->ngol", wg, cols).reshape(n, c_out, *g.out)
+        if bias is not None:
+            y = y + bias.view(1, -1, 1, 1)
+        ctx.save_for_backward(x, weight)
+        ctx.g, ctx.has_bias = g, bias is not None
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight = ctx.saved_tensors
+        g = ctx.g
+        n, c_in, h, w = x.shape
+        c_out = weight.shape[0]
+        k, length = c_in // g.groups * g.kernel[0] * g.kernel[1], g.out[0] * g.out[1]
+        go = grad_out.reshape(n, g.groups, c_out // g.groups, length)  # (N, G, C_out/G, L)
+        wg = weight.reshape(g.groups, c_out // g.groups, k)
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            cols_grad = torch.einsum("gok,ngol->ngkl", wg, go).reshape(
+                n, c_in, g.kernel[0] * g.kernel[1], length
+            )
+            padded = (n, c_in, h + g.pad_before[0] + g.pad_after[0],
+                      w + g.pad_before[1] + g.pad_after[1])  # fmt: skip
+            grad_x = g.crop(_col2im(cols_grad, padded, g.kernel, g.stride, g.dilation, g.out), h, w)
+        if ctx.needs_input_grad[1]:
+            cols = _im2col(g.pad(x), g.kernel, g.stride, g.dilation, g.out)
+            cols = cols.reshape(n, g.groups, k, length)
+            grad_w = torch.einsum("ngol,ngkl->gok", go, cols).reshape(weight.shape)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_b = grad_out.sum(dim=(0, 2, 3))
+        return grad_x, grad_w, grad_b, None
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> torch.Tensor:
+    r"""2-D convolution (cross-correlation) of ``input`` with ``weight``, as PyTorch's.
+
+    Shapes: input :math:`(N, C_{in}, H, W)` or :math:`(C_{in}, H, W)`; weight
+    :math:`(C_{out}, C_{in}/\text{groups}, k_h, k_w)`; bias :math:`(C_{out})`; output
+    :math:`(N, C_{out}, H_{out}, W_{out})` with :math:`H_{out} = \lfloor (H + 2p - d(k - 1) -
+    1)/s \rfloor + 1`. ``padding`` is an int, a pair, ``'valid'`` (0) or ``'same'`` (the output
+    keeps the input's size; stride 1 only). The backward pass is written out (module
+    docstring): gradients for input, weight and bias.
+    """
+    check_floating(input, "input")
+    check_floating(weight, "weight")
+    if input.dim() not in (3, 4):
+        raise ValueError(
+            f"input must be 3-d (C, H, W) or 4-d (N, C, H, W); got shape {tuple(input.shape)}"
+        )
+    if weight.dim() != 4:
+        raise ValueError(
+            "weight must be 4-d (out_channels, in_channels / groups, kH, kW); "
+            f"got shape {tuple(weight.shape)}"
+        )
+    check_same_device(input, weight, "input", "weight")
+    if weight.dtype != input.dtype:
+        raise TypeError(f"weight must have the input's dtype ({input.dtype}); got {weight.dtype}")
+    unbatched = input.dim() == 3
+    x = input.unsqueeze(0) if unbatched else input
+    groups = check_int(groups, "groups", minimum=1)
+    c_in, c_out = x.shape[1], weight.shape[0]
+    if c_in % groups or c_out % groups:
+        raise ValueError(
+            f"groups must divide in_channels ({c_in}) and out_channels ({c_out}); got {groups}"
+        )
+    if weight.shape[1] * groups != c_in:
+        raise ValueError(
+            f"weight must have in_channels / groups = {c_in // groups} input channels "
+            f"(dim 1) for an input of {c_in} channels; got {weight.shape[1]}"
+        )
+    if bias is not None:
+        check_floating(bias, "bias")
+        check_same_device(input, bias, "input", "bias")
+        if bias.dtype != input.dtype:
+            raise TypeError(f"bias must have the input's dtype ({input.dtype}); got {bias.dtype}")
+        if tuple(bias.shape) != (c_out,):
+            raise ValueError(f"bias must have shape ({c_out},); got {tuple(bias.shape)}")
+    kernel = tuple(weight.shape[2:])
+    stride = check_pair(stride, "stride", 1)
+    dilation = check_pair(dilation, "dilation", 1)
+    if padding == "valid":
+        before = after = (0, 0)
+    elif padding == "same":
+        if stride != (1, 1):
+            raise ValueError(f"padding='same' needs stride 1; got stride={stride}")
+        before, after = _same_padding(kernel, dilation)
+    elif isinstance(padding, str):
+        raise ValueError(f"padding must be an int, a pair, 'valid' or 'same'; got {padding!r}")
+    else:
+        before = after = check_pair(padding, "padding", 0)
+    out = []
+    for axis, a in (("height", 0), ("width", 1)):
+        size, span = x.shape[2 + a], dilation[a] * (kernel[a] - 1) + 1
+        padded = size + before[a] + after[a]
+        if span > padded:
+            raise ValueError(
+                f"the kernel must fit in the padded input: along the {axis} it spans {span} "
+                f"but the padded {axis} is {padded}"
+            )
+        out.append((padded - span) // stride[a] + 1)
+    g = _Geometry(kernel, stride, before, after, dilation, groups, tuple(out))
+    y = _Conv2d.apply(x, weight, bias, g)
+    return y.squeeze(0) if unbatched else y
+
+
+class Conv2d(nn.Module):
+    """Module form of :func:`conv2d`, initialised like :class:`torch.nn.Conv2d`
+    (Kaiming-uniform weights with a = sqrt(5), i.e. U(+-1/sqrt(fan_in)); bias likewise)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 dilation=1, groups: int = 1, bias: bool = True):  # fmt: skip
+        super().__init__()
+        self.in_channels = check_int(in_channels, "in_channels", minimum=1)
+        self.out_channels = check_int(out_channels, "out_channels", minimum=1)
+        self.groups = check_int(groups, "groups", minimum=1)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(
+                f"groups must divide in_channels ({in_channels}) and out_channels "
+                f"({out_channels}); got {groups}"
+            )
+        self.kernel_size = check_pair(kernel_size, "kernel_size", 1)
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        fan_in = in_channels // groups * self.kernel_size[0] * self.kernel_size[1]
+        bound = 1.0 / math.sqrt(fan_in)
+        shape = (out_channels, in_channels // groups, *self.kernel_size)
+        self.weight = nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
+        self.bias = (
+            nn.Parameter(torch.empty(out_channels).uniform_(-bound, bound)) if bias else None
+        )
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                      self.groups)  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, dilation={self.dilation}, "
+                f"groups={self.groups}, bias={self.bias is not None}")  # fmt: skip
