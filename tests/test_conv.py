@@ -143,6 +143,14 @@ def test_module_matches_torch_with_copied_weights():
                                       "dilation=1, groups=1, bias=True)")  # fmt: skip
 
 
+def test_smallest_module_and_a_non_square_kernels_fan_in():
+    layer = Conv2d(1, 1, 1)
+    assert layer(torch.ones(1, 1, 2, 2)).shape == (1, 1, 2, 2)
+    torch.manual_seed(0)
+    tall = Conv2d(4, 64, (5, 1))  # fan_in 4 * 5 * 1 = 20: bound 1/sqrt(20) = 0.2236
+    assert tall.weight.abs().max().item() <= 20**-0.5 < tall.weight.abs().max().item() + 0.01
+
+
 def test_module_initialisation_is_torchs_bound():
     """torch.nn.Conv2d: kaiming_uniform_(a=sqrt(5)), i.e. U(+-1/sqrt(fan_in)); bias likewise."""
     torch.manual_seed(0)
@@ -179,7 +187,8 @@ W = torch.randn(6, 2, 3, 3)
          r"^weight must have the input's dtype \(torch.float32\); got torch.float64$"),
         (lambda: conv2d(X[0, 0], W), ValueError,
          r"^input must be 3-d \(C, H, W\) or 4-d \(N, C, H, W\); got shape \(6, 6\)$"),
-        (lambda: conv2d(X, W[0]), ValueError, r"^weight must be 4-d .*got shape \(2, 3, 3\)$"),
+        (lambda: conv2d(X, W[0]), ValueError,
+         r"^weight must be 4-d \(out_channels, in_channels / groups, kH, kW\); got shape \(2, 3, 3\)$"),
         (lambda: conv2d(X, W), ValueError,
          r"^weight must have in_channels / groups = 4 input channels \(dim 1\) for an input of "
          r"4 channels; got 2$"),
@@ -211,6 +220,14 @@ W = torch.randn(6, 2, 3, 3)
         (lambda: Conv2d(4, 6, 3, groups=4), ValueError,
          r"^groups must divide in_channels \(4\) and out_channels \(6\); got 4$"),
         (lambda: Conv2d(0, 6, 3), ValueError, r"^in_channels must be in \[1, inf\]; got 0$"),
+        (lambda: Conv2d(4, 0, 3), ValueError, r"^out_channels must be in \[1, inf\]; got 0$"),
+        (lambda: Conv2d(4, 6, 3, groups=0), ValueError, r"^groups must be in \[1, inf\]; got 0$"),
+        (lambda: Conv2d(4, 6, (3, 0)), ValueError, r"^kernel_size must be in \[1, inf\]; got 0$"),
+        (lambda: Conv2d(4, 6, 3, groups=2.0), TypeError, r"^groups must be an integer"),
+        (lambda: conv2d(X, W, torch.zeros(6, dtype=torch.int64), groups=2), TypeError,
+         r"^bias must be a floating-point tensor"),
+        (lambda: conv2d(X, W, torch.zeros(6, device="meta"), groups=2), ValueError,
+         r"^bias must be on the same device as input \(cpu\); got meta$"),
     ],
 )  # fmt: skip
 def test_bad_arguments_are_named(call, error, message):
