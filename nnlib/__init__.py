@@ -14,7 +14,7 @@ import random
 import numpy as np
 import torch
 
-from nnlib import activations, conv, losses, plot, pooling
+from nnlib import activations, conv, losses, norm, plot, pooling
 from nnlib._validation import check_int
 
 __version__ = "0.1.0"
@@ -26,6 +26,7 @@ __all__ = [
     "activations",
     "conv",
     "losses",
+    "norm",
     "plot",
     "pooling",
 ]

@@ -1,0 +1,230 @@
+r"""Batch normalisation written from scratch, with an explicit backward pass.
+
+Same name, signature and semantics as :func:`torch.nn.functional.batch_norm`. Each channel
+(dim 1) is normalised over every other dim, :math:`m` values per channel:
+
+.. math::
+    \mu = \frac{1}{m}\sum_k x_k,\quad \sigma^2 = \frac{1}{m}\sum_k (x_k - \mu)^2,\quad
+    \hat x_k = \frac{x_k - \mu}{\sqrt{\sigma^2 + \epsilon}},\quad y_k = \gamma \hat x_k + \beta
+
+in training mode (the batch's own statistics; the running averages move by ``momentum``
+towards the batch mean and the *unbiased* batch variance), or with the running averages in
+evaluation mode.
+
+Backward in training mode. Every :math:`x_k` enters :math:`\mu` and :math:`\sigma^2`, so its
+gradient has three parts, which sum to (with :math:`g_k = \partial L/\partial y_k`,
+:math:`\hat g_k = \gamma g_k`, :math:`s = \sqrt{\sigma^2 + \epsilon}`):
+
+.. math::
+    \frac{\partial L}{\partial x_k} = \frac{1}{s}\Big(\hat g_k - \overline{\hat g}
+        - \hat x_k\, \overline{\hat g \hat x}\Big),\qquad
+    \frac{\partial L}{\partial \gamma} = \sum_k g_k \hat x_k,\qquad
+    \frac{\partial L}{\partial \beta} = \sum_k g_k
+
+where a bar is the mean over the channel's :math:`m` values: the gradient is the upstream
+one, scaled, with its mean removed (normalisation cannot change the mean) and, up to a factor
+:math:`\epsilon / (\sigma^2 + \epsilon)`, its component along :math:`\hat x` (nor the
+scale). In evaluation mode the statistics are constants: :math:`\partial L/\partial x_k =
+\gamma g_k / s`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.autograd import Function
+
+from nnlib._validation import check_floating, check_int, check_number, check_same_device
+
+__all__ = ["batch_norm", "BatchNorm1d", "BatchNorm2d"]
+
+
+def _channel_shape(x: torch.Tensor) -> tuple[int, ...]:
+    return (1, -1) + (1,) * (x.dim() - 2)
+
+
+def _reduce_dims(x: torch.Tensor) -> tuple[int, ...]:
+    return (0, *range(2, x.dim()))
+
+
+class _BatchNorm(Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, mean, var, eps):
+        shape = _channel_shape(x)
+        inv_std = torch.rsqrt(var + eps)
+        y = (x - mean.view(shape)) * inv_std.view(shape)
+        if weight is not None:
+            y = y * weight.view(shape)
+        if bias is not None:
+            y = y + bias.view(shape)
+        ctx.save_for_backward(x, weight, mean, var)
+        ctx.eps, ctx.has_bias = eps, bias is not None
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight, mean, var = ctx.saved_tensors
+        shape, dims = _channel_shape(x), _reduce_dims(x)
+        inv_std = torch.rsqrt(var + ctx.eps).view(shape)
+        x_hat = (x - mean.view(shape)) * inv_std
+        g_hat = grad_out if weight is None else grad_out * weight.view(shape)
+        grad_x = grad_w = grad_b = grad_mean = grad_var = None
+        if ctx.needs_input_grad[0]:
+            grad_x = g_hat * inv_std  # the direct path; statistics passed separately below
+        if weight is not None and ctx.needs_input_grad[1]:
+            grad_w = (grad_out * x_hat).sum(dims)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_b = grad_out.sum(dims)
+        if ctx.needs_input_grad[3]:
+            grad_mean = -(g_hat * inv_std).sum(dims)
+        if ctx.needs_input_grad[4]:
+            grad_var = -0.5 * (g_hat * x_hat * inv_std * inv_std).sum(dims)
+        return grad_x, grad_w, grad_b, grad_mean, grad_var, None
+
+
+class _BatchNormTrain(Function):
+    """Training mode: the statistics are the batch's, so the three-part gradient applies."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps):
+        dims, shape = _reduce_dims(x), _channel_shape(x)
+        mean = x.mean(dims)
+        var = x.var(dims, correction=0)
+        inv_std = torch.rsqrt(var + eps)
+        x_hat = (x - mean.view(shape)) * inv_std.view(shape)
+        y = x_hat if weight is None else x_hat * weight.view(shape)
+        if bias is not None:
+            y = y + bias.view(shape)
+        ctx.save_for_backward(x, weight)
+        ctx.eps, ctx.has_bias = eps, bias is not None
+        ctx.mark_non_differentiable(mean, var)
+        return y, mean, var
+
+    @staticmethod
+    def backward(ctx, grad_out, _grad_mean, _grad_var):
+        x, weight = ctx.saved_tensors
+        dims, shape = _reduce_dims(x), _channel_shape(x)
+        mean = x.mean(dims, keepdim=True)
+        inv_std = torch.rsqrt(x.var(dims, correction=0, keepdim=True) + ctx.eps)
+        x_hat = (x - mean) * inv_std
+        g_hat = grad_out if weight is None else grad_out * weight.view(shape)
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_x = inv_std * (
+                g_hat
+                - g_hat.mean(dims, keepdim=True)
+                - x_hat * (g_hat * x_hat).mean(dims, keepdim=True)
+            )
+        if weight is not None and ctx.needs_input_grad[1]:
+            grad_w = (grad_out * x_hat).sum(dims)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_b = grad_out.sum(dims)
+        return grad_x, grad_w, grad_b, None
+
+
+def _check_channel_vector(value, name: str, x: torch.Tensor) -> torch.Tensor | None:
+    if value is None:
+        return None
+    check_floating(value, name)
+    check_same_device(x, value, "input", name)
+    if tuple(value.shape) != (x.shape[1],):
+        raise ValueError(
+            f"{name} must have shape ({x.shape[1]},), one value per channel (dim 1 of input); "
+            f"got {tuple(value.shape)}"
+        )
+    if value.dtype != x.dtype and name in ("weight", "bias"):
+        raise TypeError(f"{name} must have the input's dtype ({x.dtype}); got {value.dtype}")
+    return value
+
+
+def batch_norm(
+    input: torch.Tensor,
+    running_mean: torch.Tensor | None,
+    running_var: torch.Tensor | None,
+    weight: torch.Tensor | None = None,
+    bias: torch.Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> torch.Tensor:
+    r"""Batch normalisation over dim 1 (the channels), as :func:`torch.nn.functional.batch_norm`.
+
+    Shape: input :math:`(N, C)`, :math:`(N, C, L)` or :math:`(N, C, H, W)` (any rank >= 2);
+    ``running_mean``, ``running_var``, ``weight`` (:math:`\gamma`), ``bias`` (:math:`\beta`):
+    :math:`(C)`. In training mode the running statistics, when given, are updated in place:
+    :math:`r \leftarrow (1 - \text{momentum})\, r + \text{momentum}\cdot` (batch mean, or the
+    unbiased batch variance). The backward pass is written out (module docstring).
+    """
+    x = check_floating(input, "input")
+    if x.dim() < 2:
+        raise ValueError(f"input must have a channel dim: shape (N, C, ...); got {tuple(x.shape)}")
+    if not isinstance(training, bool):
+        raise TypeError(f"training must be a bool; got {training!r}")
+    momentum = check_number(momentum, "momentum", minimum=0)
+    if momentum > 1:
+        raise ValueError(f"momentum must be in [0, 1]; got {momentum:g}")
+    eps = check_number(eps, "eps", minimum=0, strict_minimum=True)
+    running_mean = _check_channel_vector(running_mean, "running_mean", x)
+    running_var = _check_channel_vector(running_var, "running_var", x)
+    weight = _check_channel_vector(weight, "weight", x)
+    bias = _check_channel_vector(bias, "bias", x)
+    if training:
+        m = x.numel() // x.shape[1] if x.shape[1] else 0
+        if m <= 1:
+            raise ValueError(
+                "training mode needs more than one value per channel to compute a variance; "
+                f"got input of shape {tuple(x.shape)}"
+            )
+        y, mean, var = _BatchNormTrain.apply(x, weight, bias, eps)
+        with torch.no_grad():
+            if running_mean is not None:
+                running_mean.mul_(1 - momentum).add_(momentum * mean.to(running_mean.dtype))
+            if running_var is not None:
+                unbiased = var * (m / (m - 1))
+                running_var.mul_(1 - momentum).add_(momentum * unbiased.to(running_var.dtype))
+        return y
+    if running_mean is None or running_var is None:
+        raise ValueError("evaluation mode (training=False) needs running_mean and running_var")
+    mean, var = running_mean.to(x.dtype), running_var.to(x.dtype)
+    return _BatchNorm.apply(x, weight, bias, mean, var, eps)
+
+
+class _BatchNormNd(nn.Module):
+    _ranks: tuple[int, ...] = ()
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                 affine: bool = True):  # fmt: skip
+        super().__init__()
+        self.num_features = check_int(num_features, "num_features", minimum=1)
+        self.eps = check_number(eps, "eps", minimum=0, strict_minimum=True)
+        self.momentum = check_number(momentum, "momentum", minimum=0)
+        self.affine = affine
+        self.weight = nn.Parameter(torch.ones(num_features)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(num_features)) if affine else None
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("running_var", torch.ones(num_features))
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if input.dim() not in self._ranks:
+            raise ValueError(
+                f"input must be {' or '.join(f'{r}-d' for r in self._ranks)} for "
+                f"{type(self).__name__}; got shape {tuple(input.shape)}"
+            )
+        return batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
+                          self.training, self.momentum, self.eps)  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}")  # fmt: skip
+
+
+class BatchNorm1d(_BatchNormNd):
+    """Batch normalisation of (N, C) or (N, C, L) input, as :class:`torch.nn.BatchNorm1d`."""
+
+    _ranks = (2, 3)
+
+
+class BatchNorm2d(_BatchNormNd):
+    """Batch normalisation of (N, C, H, W) input, as :class:`torch.nn.BatchNorm2d`."""
+
+    _ranks = (4,)

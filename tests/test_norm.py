@@ -1,0 +1,176 @@
+"""nnlib.norm.batch_norm and BatchNorm1d/2d against torch.nn.functional.batch_norm and torch.nn."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch.autograd import gradcheck, gradgradcheck
+
+from nnlib.norm import BatchNorm1d, BatchNorm2d, batch_norm
+
+TOL = {torch.float32: dict(rtol=1e-4, atol=1e-5), torch.float64: dict(rtol=1e-10, atol=1e-12)}
+
+
+def _run(fn, x, running, weight, bias, upstream, **kwargs):
+    leaves = [t.detach().clone().requires_grad_(True) for t in (x, weight, bias) if t is not None]
+    stats = [None if r is None else r.clone() for r in running]
+    it = iter(leaves)
+    args = [next(it)] + stats + [next(it) if weight is not None else None,
+                                 next(it) if bias is not None else None]  # fmt: skip
+    y = fn(*args, **kwargs)
+    grads = torch.autograd.grad((y * upstream).sum(), leaves)
+    return [y.detach(), *grads, *[s for s in stats if s is not None]]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shape=st.sampled_from([(6, 3), (4, 2, 5), (2, 3, 4, 5), (3, 1, 2, 2, 2)]),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+    training=st.booleans(),
+    affine=st.booleans(),
+    running=st.booleans(),
+    momentum=st.sampled_from([0.0, 0.1, 1.0]),
+    seed=st.integers(0, 2**16),
+)
+def test_matches_torch_values_gradients_and_running_statistics(
+    shape, dtype, training, affine, running, momentum, seed
+):
+    running = running or not training  # evaluation mode needs the running statistics
+    g = torch.Generator().manual_seed(seed)
+    c = shape[1]
+    x = torch.randn(shape, generator=g, dtype=dtype) * 3 + 1
+    weight = torch.randn(c, generator=g, dtype=dtype) if affine else None
+    bias = torch.randn(c, generator=g, dtype=dtype) if affine else None
+    stats = ((torch.randn(c, generator=g, dtype=dtype), torch.rand(c, generator=g, dtype=dtype) + 0.5)
+             if running else (None, None))  # fmt: skip
+    upstream = torch.randn(shape, generator=g, dtype=dtype)
+    kwargs = dict(training=training, momentum=momentum, eps=1e-5)
+    ours = _run(batch_norm, x, stats, weight, bias, upstream, **kwargs)
+    theirs = _run(F.batch_norm, x, stats, weight, bias, upstream, **kwargs)
+    for a, b in zip(ours, theirs, strict=True):
+        assert a.dtype == b.dtype
+        torch.testing.assert_close(a, b, **TOL[dtype])
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("shape", [(5, 3), (2, 3, 4, 3)])
+def test_gradcheck_and_gradgradcheck(training, shape):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(3, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(3, generator=g, dtype=torch.float64, requires_grad=True)
+    rm, rv = torch.randn(3, dtype=torch.float64), torch.rand(3, dtype=torch.float64) + 0.5
+
+    def f(x, w, b):
+        return batch_norm(x, None if training else rm, None if training else rv, w, b, training)
+
+    assert gradcheck(f, (x, w, b)) and gradgradcheck(f, (x, w, b))
+
+
+def test_training_gradient_has_no_component_along_the_mean_or_x_hat():
+    """The derivation's claim: per channel, dL/dx sums to zero, and it is orthogonal to x_hat
+    up to a factor eps / (var + eps): sum(x_hat**2) is m var / (var + eps), not m."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(8, 3, 4, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    up = torch.randn(8, 3, 4, 4, generator=g, dtype=torch.float64)
+    dims = (0, 2, 3)
+    for eps, along_x_hat in [(1e-12, 1e-9), (1e-5, 1e-3)]:
+        y = batch_norm(x, None, None, training=True, eps=eps)
+        (grad,) = torch.autograd.grad((y * up).sum(), x)
+        x_hat = y.detach()
+        assert grad.sum(dims).abs().max().item() < 1e-12
+        ratio = (grad * x_hat).sum(dims).abs() / (grad.abs() * x_hat.abs()).sum(dims)
+        assert ratio.max().item() < along_x_hat
+        if eps == 1e-5:  # and it is not exactly zero: eps leaves a trace, as derived
+            assert ratio.max().item() > 1e-9
+
+
+def test_modules_match_torch_over_training_steps_and_in_eval():
+    torch.manual_seed(0)
+    for ours, theirs, shape in [(BatchNorm2d(3), torch.nn.BatchNorm2d(3), (4, 3, 5, 5)),
+                                (BatchNorm1d(3, momentum=0.3), torch.nn.BatchNorm1d(3, momentum=0.3),
+                                 (6, 3)),
+                                (BatchNorm1d(2, affine=False), torch.nn.BatchNorm1d(2, affine=False),
+                                 (4, 2, 7))]:  # fmt: skip
+        ours, theirs = ours.double(), theirs.double()
+        for _ in range(3):
+            x = torch.randn(shape, dtype=torch.float64) * 2 + 0.5
+            torch.testing.assert_close(ours(x), theirs(x))
+        torch.testing.assert_close(ours.running_mean, theirs.running_mean)
+        torch.testing.assert_close(ours.running_var, theirs.running_var)
+        ours.eval(), theirs.eval()
+        x = torch.randn(shape, dtype=torch.float64)
+        torch.testing.assert_close(ours(x), theirs(x))
+    assert repr(BatchNorm2d(4)) == "BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True)"
+    assert BatchNorm2d(4).weight.tolist() == [1.0] * 4 and BatchNorm2d(4).bias.tolist() == [0.0] * 4
+
+
+def test_eval_mode_gradient_is_gamma_over_the_running_std():
+    x = torch.randn(4, 2, dtype=torch.float64, requires_grad=True)
+    rm, rv = (
+        torch.tensor([0.5, -1.0], dtype=torch.float64),
+        torch.tensor([4.0, 0.25], dtype=torch.float64),
+    )
+    w = torch.tensor([3.0, -2.0], dtype=torch.float64)
+    batch_norm(x, rm, rv, w, eps=0.0 + 1e-12).sum().backward()
+    expected = (w / torch.sqrt(rv + 1e-12)).expand(4, 2)
+    torch.testing.assert_close(x.grad, expected)
+
+
+X = torch.randn(4, 3, 5)
+C3 = torch.ones(3)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: batch_norm(X.long(), C3, C3), TypeError, r"^input must be a floating-point tensor"),
+        (lambda: batch_norm(X[0, 0], None, None, training=True), ValueError,
+         r"^input must have a channel dim: shape \(N, C, \.\.\.\); got \(5,\)$"),
+        (lambda: batch_norm(X, torch.ones(4), C3), ValueError,
+         r"^running_mean must have shape \(3,\), one value per channel \(dim 1 of input\); got \(4,\)$"),
+        (lambda: batch_norm(X, C3, torch.ones(2)), ValueError, r"^running_var must have shape \(3,\)"),
+        (lambda: batch_norm(X, C3, C3, weight=torch.ones(2)), ValueError, r"^weight must have shape"),
+        (lambda: batch_norm(X, C3, C3, bias=torch.ones(3, dtype=torch.float64)), TypeError,
+         r"^bias must have the input's dtype \(torch.float32\); got torch.float64$"),
+        (lambda: batch_norm(X, C3, C3, weight=torch.ones(3, device="meta")), ValueError,
+         r"^weight must be on the same device as input \(cpu\); got meta$"),
+        (lambda: batch_norm(X, None, None), ValueError,
+         r"^evaluation mode \(training=False\) needs running_mean and running_var$"),
+        (lambda: batch_norm(X[:1, :, :1], None, None, training=True), ValueError,
+         r"^training mode needs more than one value per channel .*got input of shape \(1, 3, 1\)$"),
+        (lambda: batch_norm(X, C3, C3, training=1), TypeError, r"^training must be a bool; got 1$"),
+        (lambda: batch_norm(X, C3, C3, momentum=1.5), ValueError,
+         r"^momentum must be in \[0, 1\]; got 1\.5$"),
+        (lambda: batch_norm(X, C3, C3, momentum=-0.1), ValueError, r"^momentum must be >= 0"),
+        (lambda: batch_norm(X, C3, C3, eps=0), ValueError, r"^eps must be > 0; got 0$"),
+        (lambda: BatchNorm2d(3)(X), ValueError,
+         r"^input must be 4-d for BatchNorm2d; got shape \(4, 3, 5\)$"),
+        (lambda: BatchNorm1d(3)(X[None]), ValueError, r"^input must be 2-d or 3-d for BatchNorm1d"),
+        (lambda: BatchNorm1d(0), ValueError, r"^num_features must be in \[1, inf\]; got 0$"),
+    ],
+)  # fmt: skip
+def test_bad_arguments_are_named(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 3, 5, 5, generator=g, dtype=torch.float64)
+    up = torch.randn(4, 3, 5, 5, generator=g, dtype=torch.float64)
+    w, b = (
+        torch.rand(3, generator=g, dtype=torch.float64),
+        torch.randn(3, generator=g, dtype=torch.float64),
+    )
+    stats = (torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64))
+    cpu = _run(batch_norm, x, stats, w, b, up, training=True)
+    gpu = _run(batch_norm, x.cuda(), tuple(s.cuda() for s in stats), w.cuda(), b.cuda(), up.cuda(),
+               training=True)  # fmt: skip
+    for a, c in zip(gpu, cpu, strict=True):
+        assert a.device.type == "cuda"
+        torch.testing.assert_close(a.cpu(), c)
