@@ -132,7 +132,7 @@ def _check_channel_vector(value, name: str, x: torch.Tensor) -> torch.Tensor | N
             f"{name} must have shape ({x.shape[1]},), one value per channel (dim 1 of input); "
             f"got {tuple(value.shape)}"
         )
-    if value.dtype != x.dtype and name in ("weight", "bias"):
+    if value.dtype != x.dtype:  # as torch on the CPU ("mixed dtype")
         raise TypeError(f"{name} must have the input's dtype ({x.dtype}); got {value.dtype}")
     return value
 
@@ -168,8 +168,10 @@ def batch_norm(
     running_var = _check_channel_vector(running_var, "running_var", x)
     weight = _check_channel_vector(weight, "weight", x)
     bias = _check_channel_vector(bias, "bias", x)
+    if x.shape[1] == 0:  # no channels: nothing to normalise (torch returns the empty input)
+        return x.clone()
     if training:
-        m = x.numel() // x.shape[1] if x.shape[1] else 0
+        m = x.numel() // x.shape[1]  # values per channel
         if m <= 1:
             raise ValueError(
                 "training mode needs more than one value per channel to compute a variance; "
@@ -178,15 +180,14 @@ def batch_norm(
         y, mean, var = _BatchNormTrain.apply(x, weight, bias, eps)
         with torch.no_grad():
             if running_mean is not None:
-                running_mean.mul_(1 - momentum).add_(momentum * mean.to(running_mean.dtype))
+                running_mean.mul_(1 - momentum).add_(momentum * mean)
             if running_var is not None:
                 unbiased = var * (m / (m - 1))
-                running_var.mul_(1 - momentum).add_(momentum * unbiased.to(running_var.dtype))
+                running_var.mul_(1 - momentum).add_(momentum * unbiased)
         return y
     if running_mean is None or running_var is None:
         raise ValueError("evaluation mode (training=False) needs running_mean and running_var")
-    mean, var = running_mean.to(x.dtype), running_var.to(x.dtype)
-    return _BatchNorm.apply(x, weight, bias, mean, var, eps)
+    return _BatchNorm.apply(x, weight, bias, running_mean, running_var, eps)
 
 
 class _BatchNormNd(nn.Module):

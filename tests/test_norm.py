@@ -147,6 +147,18 @@ C3 = torch.ones(3)
          r"^momentum must be in \[0, 1\]; got 1\.5$"),
         (lambda: batch_norm(X, C3, C3, momentum=-0.1), ValueError, r"^momentum must be >= 0"),
         (lambda: batch_norm(X, C3, C3, eps=0), ValueError, r"^eps must be > 0; got 0$"),
+        (lambda: batch_norm(X, C3.long(), C3), TypeError, r"^running_mean must be a floating-point"),
+        (lambda: batch_norm(X, C3, C3.double()), TypeError,
+         r"^running_var must have the input's dtype \(torch.float32\); got torch.float64$"),
+        (lambda: batch_norm(X, C3, C3, weight=C3.double()), TypeError,
+         r"^weight must have the input's dtype"),
+        (lambda: batch_norm(X, C3, None), ValueError,
+         r"^evaluation mode \(training=False\) needs running_mean and running_var$"),
+        (lambda: batch_norm(X, None, C3), ValueError, r"^evaluation mode"),
+        (lambda: BatchNorm2d(3, eps=0), ValueError, r"^eps must be > 0; got 0$"),
+        (lambda: BatchNorm2d(3, eps="a"), TypeError, r"^eps must be a real number"),
+        (lambda: BatchNorm2d(3, momentum=-0.1), ValueError, r"^momentum must be >= 0"),
+        (lambda: BatchNorm2d(3, momentum="a"), TypeError, r"^momentum must be a real number"),
         (lambda: BatchNorm2d(3)(X), ValueError,
          r"^input must be 4-d for BatchNorm2d; got shape \(4, 3, 5\)$"),
         (lambda: BatchNorm1d(3)(X[None]), ValueError, r"^input must be 2-d or 3-d for BatchNorm1d"),
@@ -174,3 +186,70 @@ def test_cuda_matches_cpu():
     for a, c in zip(gpu, cpu, strict=True):
         assert a.device.type == "cuda"
         torch.testing.assert_close(a.cpu(), c)
+
+
+def test_eval_gradients_for_the_running_statistics_pass_gradcheck():
+    """Evaluation mode treats the statistics as inputs: dL/dmean = -sum(g gamma / s) and
+    dL/dvar = -1/2 sum(g gamma x_hat / s**2), checked numerically."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 3, 2, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(3, generator=g, dtype=torch.float64, requires_grad=True)
+    rm = torch.randn(3, generator=g, dtype=torch.float64, requires_grad=True)
+    rv = (torch.rand(3, generator=g, dtype=torch.float64) + 0.5).requires_grad_(True)
+    assert gradcheck(lambda x, w, rm, rv: batch_norm(x, rm, rv, w), (x, w, rm, rv))
+    assert gradgradcheck(lambda x, w, rm, rv: batch_norm(x, rm, rv, w), (x, w, rm, rv))
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("which", ["weight", "bias"])
+def test_gradient_of_weight_or_bias_alone_matches_torch(training, which):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(5, 3, 4, generator=g, dtype=torch.float64)
+    params = {k: torch.randn(3, generator=g, dtype=torch.float64) for k in ("weight", "bias")}
+    stats = (
+        torch.randn(3, generator=g, dtype=torch.float64),
+        torch.rand(3, generator=g, dtype=torch.float64) + 0.5,
+    )
+    up = torch.randn(5, 3, 4, generator=g, dtype=torch.float64)
+    grads = []
+    for fn in (batch_norm, F.batch_norm):
+        leaf = params[which].clone().requires_grad_(True)
+        kwargs = {**params, which: leaf}
+        y = fn(x, stats[0].clone(), stats[1].clone(), training=training, **kwargs)
+        (grad,) = torch.autograd.grad((y * up).sum(), leaf)
+        grads.append(grad)
+    torch.testing.assert_close(*grads)
+
+
+def test_defaults_and_edge_sizes_match_torch():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, dtype=torch.float64, generator=g) * 0.01  # eps matters at this scale
+    torch.testing.assert_close(batch_norm(x, None, None, training=True),
+                               F.batch_norm(x, None, None, training=True))  # fmt: skip
+    stats = (torch.zeros(3, dtype=torch.float64), torch.full((3,), 1e-4, dtype=torch.float64))
+    torch.testing.assert_close(batch_norm(x, *stats), F.batch_norm(x, *stats))  # default eps 1e-5
+    no_channels = torch.randn(4, 0, 3)
+    assert batch_norm(no_channels, None, None, training=True).shape == (4, 0, 3)
+
+
+def test_module_forwards_its_parameters_and_eps():
+    torch.manual_seed(0)
+    ours, theirs = BatchNorm2d(3, eps=0.1).double(), torch.nn.BatchNorm2d(3, eps=0.1).double()
+    with torch.no_grad():
+        for p in (ours.weight, ours.bias):
+            p.normal_()
+        theirs.weight.copy_(ours.weight)
+        theirs.bias.copy_(ours.bias)
+    x = torch.randn(4, 3, 2, 2, dtype=torch.float64) * 0.3
+    torch.testing.assert_close(ours(x), theirs(x))
+    plain = BatchNorm1d(2, affine=False)
+    assert plain.weight is None and plain.bias is None
+
+
+def test_eval_gradient_for_the_running_mean_alone():
+    x = torch.randn(4, 2, dtype=torch.float64)
+    rm = torch.tensor([0.5, -1.0], dtype=torch.float64, requires_grad=True)
+    rv = torch.tensor([4.0, 0.25], dtype=torch.float64)
+    w = torch.tensor([3.0, -2.0], dtype=torch.float64)
+    (grad,) = torch.autograd.grad(batch_norm(x, rm, rv, w).sum(), rm)
+    torch.testing.assert_close(grad, -4 * w / torch.sqrt(rv + 1e-5))
