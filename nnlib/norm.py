@@ -193,17 +193,20 @@ def batch_norm(
 class _BatchNormNd(nn.Module):
     _ranks: tuple[int, ...] = ()
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True):  # fmt: skip
         super().__init__()
         self.num_features = check_int(num_features, "num_features", minimum=1)
         self.eps = check_number(eps, "eps", minimum=0, strict_minimum=True)
-        self.momentum = check_number(momentum, "momentum", minimum=0)
+        if momentum is not None:
+            momentum = check_number(momentum, "momentum", minimum=0)
+        self.momentum = momentum
         self.affine = affine
         self.weight = nn.Parameter(torch.ones(num_features)) if affine else None
         self.bias = nn.Parameter(torch.zeros(num_features)) if affine else None
         self.register_buffer("running_mean", torch.zeros(num_features))
         self.register_buffer("running_var", torch.ones(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if input.dim() not in self._ranks:
@@ -211,8 +214,13 @@ class _BatchNormNd(nn.Module):
                 f"input must be {' or '.join(f'{r}-d' for r in self._ranks)} for "
                 f"{type(self).__name__}; got shape {tuple(input.shape)}"
             )
+        factor = self.momentum
+        if self.training:  # as torch: count the batch; momentum=None is the cumulative mean
+            self.num_batches_tracked.add_(1)
+            if self.momentum is None:
+                factor = 1.0 / float(self.num_batches_tracked)
         return batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
-                          self.training, self.momentum, self.eps)  # fmt: skip
+                          self.training, 0.0 if factor is None else factor, self.eps)  # fmt: skip
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

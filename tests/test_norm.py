@@ -108,6 +108,38 @@ def test_modules_match_torch_over_training_steps_and_in_eval():
     assert BatchNorm2d(4).weight.tolist() == [1.0] * 4 and BatchNorm2d(4).bias.tolist() == [0.0] * 4
 
 
+def test_modules_count_batches_and_share_torchs_state_dict():
+    """num_batches_tracked counts training-mode batches only, momentum=None is the cumulative
+    average, and a torch module's state_dict loads into nnlib's (and back) unchanged."""
+    torch.manual_seed(0)
+    for momentum in (None, 0.1):
+        ours = BatchNorm1d(3, momentum=momentum).double()
+        theirs = torch.nn.BatchNorm1d(3, momentum=momentum).double()
+        assert set(ours.state_dict()) == set(theirs.state_dict())
+        for _ in range(4):
+            x = torch.randn(5, 3, dtype=torch.float64) * 3 - 1
+            torch.testing.assert_close(ours(x), theirs(x))
+        ours.eval(), theirs.eval()
+        x = torch.randn(5, 3, dtype=torch.float64)
+        torch.testing.assert_close(ours(x), theirs(x))  # evaluation counts nothing
+        assert ours.num_batches_tracked.item() == theirs.num_batches_tracked.item() == 4
+        torch.testing.assert_close(ours.running_mean, theirs.running_mean)
+        torch.testing.assert_close(ours.running_var, theirs.running_var)
+        copy = BatchNorm1d(3, momentum=momentum).double()
+        copy.load_state_dict(theirs.state_dict())
+        assert copy.num_batches_tracked.item() == 4
+        theirs.load_state_dict(ours.state_dict())
+    batches = [torch.randn(6, 2, dtype=torch.float64) for _ in range(3)]
+    cumulative = BatchNorm1d(2, momentum=None).double()
+    for x in batches:
+        cumulative(x)
+    torch.testing.assert_close(
+        cumulative.running_mean, torch.stack([x.mean(0) for x in batches]).mean(0)
+    )
+    torch.testing.assert_close(cumulative.running_var,
+                               torch.stack([x.var(0) for x in batches]).mean(0))  # fmt: skip
+
+
 def test_eval_mode_gradient_is_gamma_over_the_running_std():
     x = torch.randn(4, 2, dtype=torch.float64, requires_grad=True)
     rm, rv = (
