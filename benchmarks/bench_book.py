@@ -1,7 +1,7 @@
 """Where the chapters' execution time goes: seconds per chapter and its slowest cells.
 
     python -m benchmarks.bench_book                      # every chapter, one at a time
-    python -m benchmarks.bench_book chapters/11_remedies.md --threads 1
+    python -m benchmarks.bench_book chapters/12_remedies.md --threads 1
 
 Each chapter is executed from its ``.md`` in a fresh kernel, exactly as ``make notebooks``
 does, but nothing is written: the stored ``.ipynb`` files are untouched. ``--threads N`` sets

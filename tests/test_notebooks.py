@@ -235,7 +235,7 @@ def _untag_assert(nb):
 
 
 FIGURE_CHAPTER = CHAPTERS / "04_measuring_error.ipynb"
-IGNORED_CHAPTER = CHAPTERS / "10_vanishing_exploding.ipynb"
+IGNORED_CHAPTER = CHAPTERS / "11_vanishing_exploding.ipynb"
 PLANTED_FAULTS = {
     "count_rerun": (execution_count_problems, lambda nb: setattr(_code(nb)[1], "execution_count", 7)),
     "count_missing": (execution_count_problems, lambda nb: setattr(_code(nb)[0], "execution_count", None)),
