@@ -26,6 +26,14 @@ one, scaled, with its mean removed (normalisation cannot change the mean) and, u
 :math:`\epsilon / (\sigma^2 + \epsilon)`, its component along :math:`\hat x` (nor the
 scale). In evaluation mode the statistics are constants: :math:`\partial L/\partial x_k =
 \gamma g_k / s`.
+
+Layer normalisation (:func:`layer_norm`, as :func:`torch.nn.functional.layer_norm`) applies
+the same normalisation to each *example* over its last dims (``normalized_shape``), with
+:math:`\gamma` and :math:`\beta` of that shape (one per normalised position). Its statistics
+never come from other examples, so training and evaluation are the same, and its backward
+pass is the same three-term formula with the bars now means over the normalised dims of one
+example; :math:`\partial L/\partial \gamma` and :math:`\partial L/\partial \beta` sum over the
+leading (batch) dims.
 """
 
 from __future__ import annotations
@@ -36,7 +44,9 @@ from torch.autograd import Function
 
 from nnlib._validation import check_floating, check_int, check_number, check_same_device
 
-__all__ = ["batch_norm", "BatchNorm1d", "BatchNorm2d"]
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+__all__ = ["batch_norm", "BatchNorm1d", "BatchNorm2d", "layer_norm", "LayerNorm"]
 
 
 def _channel_shape(x: torch.Tensor) -> tuple[int, ...]:
@@ -237,3 +247,136 @@ class BatchNorm2d(_BatchNormNd):
     """Batch normalisation of (N, C, H, W) input, as :class:`torch.nn.BatchNorm2d`."""
 
     _ranks = (4,)
+
+
+def _sum_over(t: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+    """Sum over ``dims``; over none when there are none (``t.sum(())`` would sum over all)."""
+    return t.sum(dims) if dims else t
+
+
+class _LayerNorm(Function):
+    """Normalisation over the last ``ndim`` dims of each example; the three-term backward."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, ndim, eps):
+        dims = tuple(range(x.dim() - ndim, x.dim()))
+        # float16/bfloat16: statistics in float32, as torch does (their range is too small
+        # for a sum of squares), then the result rounded back to the input's dtype
+        xc = x.float() if x.dtype in _LOW_PRECISION else x
+        mean = xc.mean(dims, keepdim=True)
+        inv_std = torch.rsqrt(xc.var(dims, correction=0, keepdim=True) + eps)
+        y = (xc - mean) * inv_std
+        if weight is not None:
+            y = y * weight
+        if bias is not None:
+            y = y + bias
+        ctx.save_for_backward(x, weight)
+        ctx.dims, ctx.eps = dims, eps
+        ctx.bias_dtype = None if bias is None else bias.dtype
+        return y.to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight = ctx.saved_tensors
+        dims = ctx.dims
+        xc = x.float() if x.dtype in _LOW_PRECISION else x
+        g = grad_out.to(xc.dtype)
+        mean = xc.mean(dims, keepdim=True)
+        inv_std = torch.rsqrt(xc.var(dims, correction=0, keepdim=True) + ctx.eps)
+        x_hat = (xc - mean) * inv_std
+        g_hat = g if weight is None else g * weight
+        lead = tuple(range(x.dim() - len(dims)))  # the batch dims: gamma and beta sum over them
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_x = inv_std * (
+                g_hat
+                - g_hat.mean(dims, keepdim=True)
+                - x_hat * (g_hat * x_hat).mean(dims, keepdim=True)
+            )
+            grad_x = grad_x.to(x.dtype)
+        if weight is not None and ctx.needs_input_grad[1]:
+            grad_w = _sum_over(g * x_hat, lead).to(weight.dtype)
+        if ctx.bias_dtype is not None and ctx.needs_input_grad[2]:
+            grad_b = _sum_over(g, lead).to(ctx.bias_dtype)
+        return grad_x, grad_w, grad_b, None, None
+
+
+def _check_normalized_shape(normalized_shape) -> tuple[int, ...]:
+    if isinstance(normalized_shape, torch.Size):
+        normalized_shape = tuple(normalized_shape)
+    if isinstance(normalized_shape, (tuple, list)):
+        if len(normalized_shape) == 0:
+            raise ValueError("normalized_shape must name at least one dim; got ()")
+        return tuple(check_int(n, "normalized_shape", minimum=0) for n in normalized_shape)
+    return (check_int(normalized_shape, "normalized_shape", minimum=0),)
+
+
+def _check_affine(value, name: str, shape: tuple[int, ...], x: torch.Tensor):
+    if value is None:
+        return None
+    check_floating(value, name)
+    check_same_device(x, value, "input", name)
+    if tuple(value.shape) != shape:
+        raise ValueError(
+            f"{name} must have shape normalized_shape {shape}; got {tuple(value.shape)}"
+        )
+    mixed = x.dtype in _LOW_PRECISION and value.dtype == torch.float32  # allowed, as in torch
+    if value.dtype != x.dtype and not mixed:
+        raise TypeError(f"{name} must have the input's dtype ({x.dtype}); got {value.dtype}")
+    return value
+
+
+def layer_norm(
+    input: torch.Tensor,
+    normalized_shape,
+    weight: torch.Tensor | None = None,
+    bias: torch.Tensor | None = None,
+    eps: float = 1e-5,
+) -> torch.Tensor:
+    r"""Layer normalisation over the last dims, as :func:`torch.nn.functional.layer_norm`.
+
+    .. math::
+        y = \frac{x - \mathrm{E}[x]}{\sqrt{\mathrm{Var}[x] + \epsilon}} \cdot \gamma + \beta
+
+    with the mean and the (biased) variance over the last ``len(normalized_shape)`` dims of
+    each example. Shape: input :math:`(*, \text{normalized\_shape})`; ``weight``
+    (:math:`\gamma`) and ``bias`` (:math:`\beta`): ``normalized_shape``. The same in training
+    and evaluation: no running statistics. Use it where batch statistics are unreliable
+    (small batches, sequences). The backward pass is written out (module docstring).
+    """
+    x = check_floating(input, "input")
+    shape = _check_normalized_shape(normalized_shape)
+    if x.dim() < len(shape) or tuple(x.shape[-len(shape) :]) != shape:
+        trailing = ", ".join(map(str, shape))
+        raise ValueError(
+            f"input must end with normalized_shape, shape (*, {trailing}); got {tuple(x.shape)}"
+        )
+    eps = check_number(eps, "eps", minimum=0, strict_minimum=True)
+    weight = _check_affine(weight, "weight", shape, x)
+    bias = _check_affine(bias, "bias", shape, x)
+    if x.numel() == 0:  # nothing to normalise (torch returns the empty input)
+        return x.clone()
+    return _LayerNorm.apply(x, weight, bias, len(shape), eps)
+
+
+class LayerNorm(nn.Module):
+    """Layer normalisation as :class:`torch.nn.LayerNorm`: ``weight`` ones, ``bias`` zeros, both
+    of shape ``normalized_shape`` (``elementwise_affine=False``: neither; ``bias=False``: no
+    bias)."""
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True):  # fmt: skip
+        super().__init__()
+        self.normalized_shape = _check_normalized_shape(normalized_shape)
+        self.eps = check_number(eps, "eps", minimum=0, strict_minimum=True)
+        self.elementwise_affine = elementwise_affine
+        shape = self.normalized_shape
+        self.weight = nn.Parameter(torch.ones(shape)) if elementwise_affine else None
+        self.bias = nn.Parameter(torch.zeros(shape)) if elementwise_affine and bias else None
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")  # fmt: skip

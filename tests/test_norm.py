@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.autograd import gradcheck, gradgradcheck
 
-from nnlib.norm import BatchNorm1d, BatchNorm2d, batch_norm
+from nnlib.norm import BatchNorm1d, BatchNorm2d, LayerNorm, batch_norm, layer_norm
 
 TOL = {torch.float32: dict(rtol=1e-4, atol=1e-5), torch.float64: dict(rtol=1e-10, atol=1e-12)}
 
@@ -285,3 +285,233 @@ def test_eval_gradient_for_the_running_mean_alone():
     w = torch.tensor([3.0, -2.0], dtype=torch.float64)
     (grad,) = torch.autograd.grad(batch_norm(x, rm, rv, w).sum(), rm)
     torch.testing.assert_close(grad, -4 * w / torch.sqrt(rv + 1e-5))
+
+
+# ---- layer normalisation ---------------------------------------------------------------
+
+
+def _ln_run(fn, x, shape, weight, bias, upstream, **kwargs):
+    leaves = [t.detach().clone().requires_grad_(True) for t in (x, weight, bias) if t is not None]
+    it = iter(leaves)
+    args = (next(it), shape, next(it) if weight is not None else None,
+            next(it) if bias is not None else None)  # fmt: skip
+    y = fn(*args, **kwargs)
+    return [y.detach(), *torch.autograd.grad((y * upstream).sum(), leaves)]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    lead=st.sampled_from([(), (4,), (2, 3)]),
+    normalized=st.sampled_from([(5,), (3, 4), (2, 2, 3), (2,)]),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+    has_weight=st.booleans(),
+    has_bias=st.booleans(),
+    eps=st.sampled_from([1e-5, 1e-2]),
+    seed=st.integers(0, 2**16),
+)
+def test_layer_norm_matches_torch_values_and_gradients(
+    lead, normalized, dtype, has_weight, has_bias, eps, seed
+):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(lead + normalized, generator=g, dtype=dtype) * 3 + 1
+    weight = torch.randn(normalized, generator=g, dtype=dtype) if has_weight else None
+    bias = torch.randn(normalized, generator=g, dtype=dtype) if has_bias else None
+    up = torch.randn(x.shape, generator=g, dtype=dtype)
+    ours = _ln_run(layer_norm, x, normalized, weight, bias, up, eps=eps)
+    theirs = _ln_run(F.layer_norm, x, normalized, weight, bias, up, eps=eps)
+    double = [None if t is None else t.double() for t in (x, weight, bias, up)]
+    exact = _ln_run(F.layer_norm, double[0], normalized, *double[1:], eps=eps)
+    for a, b, ref in zip(ours, theirs, exact, strict=True):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        if dtype == torch.float64:
+            torch.testing.assert_close(a, b, **TOL[dtype])
+        else:  # two close values in an example make the result ill-conditioned in float32:
+            # then both round far from each other, so ask for torch's accuracy, not its digits
+            err_ours = (a.double() - ref).abs().max().item()
+            err_torch = (b.double() - ref).abs().max().item()
+            assert err_ours <= 4 * err_torch + 1e-5 * max(ref.abs().max().item(), 1.0)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("shape,normalized", [((3, 4), (4,)), ((2, 2, 3), (2, 3)), ((4,), (4,))])
+def test_layer_norm_gradcheck_and_gradgradcheck(affine, shape, normalized):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, generator=g, dtype=torch.float64, requires_grad=True)
+    params = [torch.randn(normalized, generator=g, dtype=torch.float64, requires_grad=True)
+              for _ in range(2 if affine else 0)]  # fmt: skip
+
+    def fn(x, *wb):
+        return layer_norm(x, normalized, *wb)
+
+    assert gradcheck(fn, (x, *params))
+    assert gradgradcheck(fn, (x, *params))
+
+
+def test_layer_norm_backward_is_the_three_term_formula_per_example():
+    """dL/dx = (g_hat - mean(g_hat) - x_hat mean(g_hat x_hat)) / s over each example's own
+    values: it sums to zero per example, and examples do not mix."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(3, 6, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(6, generator=g, dtype=torch.float64)
+    up = torch.randn(3, 6, generator=g, dtype=torch.float64)
+    (grad,) = torch.autograd.grad((layer_norm(x, 6, w) * up).sum(), x)
+    xd = x.detach()
+    s = torch.sqrt(xd.var(1, correction=0, keepdim=True) + 1e-5)
+    x_hat = (xd - xd.mean(1, keepdim=True)) / s
+    g_hat = up * w
+    expected = (
+        g_hat - g_hat.mean(1, keepdim=True) - x_hat * (g_hat * x_hat).mean(1, keepdim=True)
+    ) / s
+    torch.testing.assert_close(grad, expected, rtol=1e-12, atol=1e-14)
+    assert grad.sum(1).abs().max().item() < 1e-13
+    up_first_only = torch.zeros_like(up)
+    up_first_only[0] = up[0]
+    (grad_first,) = torch.autograd.grad((layer_norm(x, 6, w) * up_first_only).sum(), x)
+    assert (grad_first[1:] == 0).all() and (grad_first[0] != 0).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("weight_dtype", ["same", "float32"])
+def test_layer_norm_half_precision_matches_torch(dtype, weight_dtype):
+    """Low precision: statistics in float32 as torch; a float32 weight is allowed (mixed)."""
+    g = torch.Generator().manual_seed(0)
+    x = (torch.randn(4, 8, generator=g) * 50 + 200).to(dtype)  # sum of squares beyond float16
+    wd = dtype if weight_dtype == "same" else torch.float32
+    w, b = torch.randn(8, generator=g).to(wd), torch.randn(8, generator=g).to(wd)
+    up = torch.randn(4, 8, generator=g).to(dtype)
+    ours = _ln_run(layer_norm, x, (8,), w, b, up)
+    theirs = _ln_run(F.layer_norm, x, (8,), w, b, up)
+    eps_dtype = torch.finfo(dtype).eps
+    for a, c in zip(ours, theirs, strict=True):
+        assert a.dtype == c.dtype and torch.isfinite(a).all()
+        scale = c.float().abs().max().item()
+        assert (a.float() - c.float()).abs().max().item() <= 8 * eps_dtype * max(scale, 1.0)
+
+
+def test_layer_norm_extremes_and_edge_sizes_match_torch():
+    cases = [
+        torch.tensor([[1e30, -1e30], [3.0, 3.0]]),  # variance overflows; a constant row
+        torch.tensor([[1e-30, 2e-30, 3e-30]]),  # below eps: nearly zero output
+        torch.tensor([[float("inf"), 1.0], [float("nan"), 1.0], [1.0, 2.0]]),
+        torch.randn(2, 0),  # nothing to normalise
+        torch.randn(0, 3),  # no examples
+    ]
+    for x in cases:
+        shape = tuple(x.shape[-1:])
+        ours, theirs = layer_norm(x, shape), F.layer_norm(x, shape)
+        torch.testing.assert_close(ours, theirs, equal_nan=True)
+        assert ours.shape == x.shape
+    x = torch.randn(2, 3)
+    torch.testing.assert_close(layer_norm(x, 3), F.layer_norm(x, (3,)))  # an int shape
+    torch.testing.assert_close(layer_norm(x, torch.Size([3])), F.layer_norm(x, (3,)))
+    torch.testing.assert_close(layer_norm(x, [2, 3]), F.layer_norm(x, [2, 3]))
+
+
+def test_layer_norm_of_one_value_is_exactly_the_bias():
+    """One normalised value: x - mean is exactly 0, so y = beta and the gradients of x and
+    gamma are exactly 0. (PyTorch's CPU kernel returns rounding noise here, amplified by
+    1/sqrt(eps): 8.8e-5 for gamma's gradient in float32, which is why the comparison above
+    normalises at least two values.)"""
+    for dtype in (torch.float32, torch.float64):
+        x = torch.tensor([[3.7], [-1.3]], dtype=dtype, requires_grad=True)
+        w = torch.tensor([2.0], dtype=dtype, requires_grad=True)
+        b = torch.tensor([0.25], dtype=dtype, requires_grad=True)
+        y = layer_norm(x, (1,), w, b)
+        assert (y == 0.25).all()
+        dx, dw, db = torch.autograd.grad(
+            (y * torch.tensor([[1.5], [-2.0]], dtype=dtype)).sum(), (x, w, b)
+        )
+        assert (dx == 0).all() and (dw == 0).all() and db.item() == -0.5
+
+
+def test_layer_norm_non_contiguous_input():
+    g = torch.Generator().manual_seed(0)
+    base = torch.randn(5, 4, 6, generator=g, dtype=torch.float64)
+    x = base.transpose(0, 2)[::2]  # (3, 4, 5), not contiguous
+    assert not x.is_contiguous()
+    w = torch.randn(5, generator=g, dtype=torch.float64)
+    up = torch.randn(x.shape, generator=g, dtype=torch.float64)
+    ours = _ln_run(layer_norm, x, (5,), w, None, up)
+    theirs = _ln_run(F.layer_norm, x, (5,), w, None, up)
+    for a, b in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_layer_norm_module_matches_torch():
+    torch.manual_seed(0)
+    for kwargs in ({}, {"elementwise_affine": False}, {"bias": False}, {"eps": 1e-3}):
+        ours, theirs = (
+            LayerNorm((3, 4), **kwargs).double(),
+            torch.nn.LayerNorm((3, 4), **kwargs).double(),
+        )
+        assert set(ours.state_dict()) == set(theirs.state_dict())
+        for name, p in theirs.named_parameters():
+            torch.testing.assert_close(dict(ours.named_parameters())[name], p)
+            with torch.no_grad():
+                p.normal_()
+        ours.load_state_dict(theirs.state_dict())
+        x = torch.randn(2, 3, 4, dtype=torch.float64)
+        leaves = [x.clone().requires_grad_(True) for _ in range(2)]
+        for module, leaf in zip((ours, theirs), leaves, strict=True):
+            module(leaf).square().mul(torch.arange(4.0, dtype=torch.float64)).sum().backward()
+        torch.testing.assert_close(ours(x), theirs(x))
+        torch.testing.assert_close(leaves[0].grad, leaves[1].grad)
+        for (name, p), (_, q) in zip(
+            ours.named_parameters(), theirs.named_parameters(), strict=True
+        ):
+            torch.testing.assert_close(p.grad, q.grad, msg=name)
+    assert repr(LayerNorm(4)) == "LayerNorm((4,), eps=1e-05, elementwise_affine=True)"
+    assert LayerNorm(4).normalized_shape == torch.nn.LayerNorm(4).normalized_shape == (4,)
+    assert LayerNorm(4, eps=0.5).eps == 0.5
+
+
+L2 = torch.randn(2, 3)
+
+
+@pytest.mark.parametrize(
+    "call,error,message",
+    [
+        (lambda: layer_norm([1.0], (1,)), TypeError, r"^input must be a torch.Tensor"),
+        (lambda: layer_norm(L2.long(), (3,)), TypeError, r"^input must be a floating-point"),
+        (lambda: layer_norm(L2, (4,)), ValueError,
+         r"^input must end with normalized_shape, shape \(\*, 4\); got \(2, 3\)$"),
+        (lambda: layer_norm(L2, (1, 2, 3)), ValueError,
+         r"^input must end with normalized_shape, shape \(\*, 1, 2, 3\); got \(2, 3\)$"),
+        (lambda: layer_norm(L2, ()), ValueError, r"^normalized_shape must name at least one dim"),
+        (lambda: layer_norm(L2, 3.0), TypeError, r"^normalized_shape must be an integer; got 3.0"),
+        (lambda: layer_norm(L2, (-3,)), ValueError, r"^normalized_shape must be in \[0, inf\]"),
+        (lambda: layer_norm(L2, (3,), eps=0), ValueError, r"^eps must be > 0; got 0$"),
+        (lambda: layer_norm(L2, (3,), torch.ones(2)), ValueError,
+         r"^weight must have shape normalized_shape \(3,\); got \(2,\)$"),
+        (lambda: layer_norm(L2, (3,), None, torch.ones(3, 1)), ValueError,
+         r"^bias must have shape normalized_shape \(3,\); got \(3, 1\)$"),
+        (lambda: layer_norm(L2, (3,), torch.ones(3).double()), TypeError,
+         r"^weight must have the input's dtype \(torch.float32\); got torch.float64$"),
+        (lambda: layer_norm(L2, (3,), None, torch.ones(3).half()), TypeError,
+         r"^bias must have the input's dtype"),
+        (lambda: layer_norm(L2, (3,), torch.ones(3, dtype=torch.long)), TypeError,
+         r"^weight must be a floating-point"),
+        (lambda: LayerNorm(3, eps=-1.0), ValueError, r"^eps must be > 0"),
+        (lambda: LayerNorm(()), ValueError, r"^normalized_shape must name at least one dim"),
+        (lambda: LayerNorm(3)(torch.randn(3, 2)), ValueError, r"^input must end with normalized_shape"),
+    ],
+)  # fmt: skip
+def test_layer_norm_bad_arguments_are_named(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+@pytest.mark.gpu
+def test_layer_norm_cuda_matches_cpu():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 3, 5, generator=g, dtype=torch.float64)
+    w, b = (
+        torch.randn(3, 5, generator=g, dtype=torch.float64),
+        torch.randn(3, 5, generator=g, dtype=torch.float64),
+    )
+    up = torch.randn(4, 3, 5, generator=g, dtype=torch.float64)
+    cpu = _ln_run(layer_norm, x, (3, 5), w, b, up)
+    gpu = _ln_run(layer_norm, x.cuda(), (3, 5), w.cuda(), b.cuda(), up.cuda())
+    for a, c in zip(gpu, cpu, strict=True):
+        assert a.device.type == "cuda"
+        torch.testing.assert_close(a.cpu(), c)
