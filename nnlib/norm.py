@@ -61,34 +61,37 @@ class _BatchNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, mean, var, eps):
         shape = _channel_shape(x)
-        inv_std = torch.rsqrt(var + eps)
-        y = (x - mean.view(shape)) * inv_std.view(shape)
+        xc = _compute(x)
+        inv_std = torch.rsqrt(var.to(xc.dtype) + eps)
+        y = (xc - mean.to(xc.dtype).view(shape)) * inv_std.view(shape)
         if weight is not None:
             y = y * weight.view(shape)
         if bias is not None:
             y = y + bias.view(shape)
         ctx.save_for_backward(x, weight, mean, var)
-        ctx.eps, ctx.has_bias = eps, bias is not None
-        return y
+        ctx.eps, ctx.bias_dtype = eps, None if bias is None else bias.dtype
+        return y.to(x.dtype)
 
     @staticmethod
     def backward(ctx, grad_out):
         x, weight, mean, var = ctx.saved_tensors
         shape, dims = _channel_shape(x), _reduce_dims(x)
-        inv_std = torch.rsqrt(var + ctx.eps).view(shape)
-        x_hat = (x - mean.view(shape)) * inv_std
-        g_hat = grad_out if weight is None else grad_out * weight.view(shape)
+        xc = _compute(x)
+        g = grad_out.to(xc.dtype)
+        inv_std = torch.rsqrt(var.to(xc.dtype) + ctx.eps).view(shape)
+        x_hat = (xc - mean.to(xc.dtype).view(shape)) * inv_std
+        g_hat = g if weight is None else g * weight.view(shape)
         grad_x = grad_w = grad_b = grad_mean = grad_var = None
         if ctx.needs_input_grad[0]:
-            grad_x = g_hat * inv_std  # the direct path; statistics passed separately below
+            grad_x = (g_hat * inv_std).to(x.dtype)  # the direct path; statistics separately
         if weight is not None and ctx.needs_input_grad[1]:
-            grad_w = (grad_out * x_hat).sum(dims)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_b = grad_out.sum(dims)
+            grad_w = (g * x_hat).sum(dims).to(weight.dtype)
+        if ctx.bias_dtype is not None and ctx.needs_input_grad[2]:
+            grad_b = g.sum(dims).to(ctx.bias_dtype)
         if ctx.needs_input_grad[3]:
-            grad_mean = -(g_hat * inv_std).sum(dims)
+            grad_mean = -(g_hat * inv_std).sum(dims).to(mean.dtype)
         if ctx.needs_input_grad[4]:
-            grad_var = -0.5 * (g_hat * x_hat * inv_std * inv_std).sum(dims)
+            grad_var = (-0.5 * (g_hat * x_hat * inv_std * inv_std).sum(dims)).to(var.dtype)
         return grad_x, grad_w, grad_b, grad_mean, grad_var, None
 
 
@@ -98,26 +101,29 @@ class _BatchNormTrain(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, eps):
         dims, shape = _reduce_dims(x), _channel_shape(x)
-        mean = x.mean(dims)
-        var = x.var(dims, correction=0)
+        xc = _compute(x)
+        mean = xc.mean(dims)
+        var = xc.var(dims, correction=0)
         inv_std = torch.rsqrt(var + eps)
-        x_hat = (x - mean.view(shape)) * inv_std.view(shape)
+        x_hat = (xc - mean.view(shape)) * inv_std.view(shape)
         y = x_hat if weight is None else x_hat * weight.view(shape)
         if bias is not None:
             y = y + bias.view(shape)
         ctx.save_for_backward(x, weight)
-        ctx.eps, ctx.has_bias = eps, bias is not None
+        ctx.eps, ctx.bias_dtype = eps, None if bias is None else bias.dtype
         ctx.mark_non_differentiable(mean, var)
-        return y, mean, var
+        return y.to(x.dtype), mean, var
 
     @staticmethod
     def backward(ctx, grad_out, _grad_mean, _grad_var):
         x, weight = ctx.saved_tensors
         dims, shape = _reduce_dims(x), _channel_shape(x)
-        mean = x.mean(dims, keepdim=True)
-        inv_std = torch.rsqrt(x.var(dims, correction=0, keepdim=True) + ctx.eps)
-        x_hat = (x - mean) * inv_std
-        g_hat = grad_out if weight is None else grad_out * weight.view(shape)
+        xc = _compute(x)
+        g = grad_out.to(xc.dtype)
+        mean = xc.mean(dims, keepdim=True)
+        inv_std = torch.rsqrt(xc.var(dims, correction=0, keepdim=True) + ctx.eps)
+        x_hat = (xc - mean) * inv_std
+        g_hat = g if weight is None else g * weight.view(shape)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
             grad_x = inv_std * (
@@ -125,11 +131,18 @@ class _BatchNormTrain(Function):
                 - g_hat.mean(dims, keepdim=True)
                 - x_hat * (g_hat * x_hat).mean(dims, keepdim=True)
             )
+            grad_x = grad_x.to(x.dtype)
         if weight is not None and ctx.needs_input_grad[1]:
-            grad_w = (grad_out * x_hat).sum(dims)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_b = grad_out.sum(dims)
+            grad_w = (g * x_hat).sum(dims).to(weight.dtype)
+        if ctx.bias_dtype is not None and ctx.needs_input_grad[2]:
+            grad_b = g.sum(dims).to(ctx.bias_dtype)
         return grad_x, grad_w, grad_b, None
+
+
+def _compute(x: torch.Tensor) -> torch.Tensor:
+    """float16/bfloat16 are normalised in float32, as torch does (a sum of squares leaves
+    their range); the result is rounded back to the input's dtype."""
+    return x.float() if x.dtype in _LOW_PRECISION else x
 
 
 def _check_channel_vector(value, name: str, x: torch.Tensor) -> torch.Tensor | None:
@@ -142,7 +155,8 @@ def _check_channel_vector(value, name: str, x: torch.Tensor) -> torch.Tensor | N
             f"{name} must have shape ({x.shape[1]},), one value per channel (dim 1 of input); "
             f"got {tuple(value.shape)}"
         )
-    if value.dtype != x.dtype:  # as torch on the CPU ("mixed dtype")
+    mixed = x.dtype in _LOW_PRECISION and value.dtype == torch.float32  # allowed, as in torch
+    if value.dtype != x.dtype and not mixed:  # as torch on the CPU ("mixed dtype")
         raise TypeError(f"{name} must have the input's dtype ({x.dtype}); got {value.dtype}")
     return value
 
@@ -188,12 +202,14 @@ def batch_norm(
                 f"got input of shape {tuple(x.shape)}"
             )
         y, mean, var = _BatchNormTrain.apply(x, weight, bias, eps)
-        with torch.no_grad():
+        with torch.no_grad():  # in the statistics' precision (float32 for half inputs)
             if running_mean is not None:
-                running_mean.mul_(1 - momentum).add_(momentum * mean)
+                updated = running_mean.to(mean.dtype) * (1 - momentum) + momentum * mean
+                running_mean.copy_(updated)
             if running_var is not None:
                 unbiased = var * (m / (m - 1))
-                running_var.mul_(1 - momentum).add_(momentum * unbiased)
+                updated = running_var.to(var.dtype) * (1 - momentum) + momentum * unbiased
+                running_var.copy_(updated)
         return y
     if running_mean is None or running_var is None:
         raise ValueError("evaluation mode (training=False) needs running_mean and running_var")
@@ -260,9 +276,7 @@ class _LayerNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, ndim, eps):
         dims = tuple(range(x.dim() - ndim, x.dim()))
-        # float16/bfloat16: statistics in float32, as torch does (their range is too small
-        # for a sum of squares), then the result rounded back to the input's dtype
-        xc = x.float() if x.dtype in _LOW_PRECISION else x
+        xc = _compute(x)
         mean = xc.mean(dims, keepdim=True)
         inv_std = torch.rsqrt(xc.var(dims, correction=0, keepdim=True) + eps)
         y = (xc - mean) * inv_std
@@ -279,7 +293,7 @@ class _LayerNorm(Function):
     def backward(ctx, grad_out):
         x, weight = ctx.saved_tensors
         dims = ctx.dims
-        xc = x.float() if x.dtype in _LOW_PRECISION else x
+        xc = _compute(x)
         g = grad_out.to(xc.dtype)
         mean = xc.mean(dims, keepdim=True)
         inv_std = torch.rsqrt(xc.var(dims, correction=0, keepdim=True) + ctx.eps)

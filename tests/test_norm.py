@@ -287,6 +287,27 @@ def test_eval_gradient_for_the_running_mean_alone():
     torch.testing.assert_close(grad, -4 * w / torch.sqrt(rv + 1e-5))
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("param_dtype", ["same", "float32"])
+@pytest.mark.parametrize("training", [True, False])
+def test_half_precision_matches_torch(dtype, param_dtype, training):
+    """Low precision: normalised in float32 as torch; float32 statistics and affine
+    parameters are allowed with a half input (mixed precision), as in torch."""
+    g = torch.Generator().manual_seed(0)
+    x = (torch.randn(8, 3, 4, 4, generator=g) * 50 + 200).to(dtype)  # squares beyond float16
+    pd = dtype if param_dtype == "same" else torch.float32
+    w, b = torch.rand(3, generator=g).to(pd) + 0.5, torch.randn(3, generator=g).to(pd)
+    stats = (torch.randn(3, generator=g).to(pd) + 200, (torch.rand(3, generator=g) * 2500).to(pd))
+    up = torch.randn(8, 3, 4, 4, generator=g).to(dtype)
+    ours = _run(batch_norm, x, stats, w, b, up, training=training)
+    theirs = _run(F.batch_norm, x, stats, w, b, up, training=training)
+    eps_dtype = torch.finfo(dtype).eps
+    for a, c in zip(ours, theirs, strict=True):
+        assert a.dtype == c.dtype and torch.isfinite(a).all()
+        scale = max(c.float().abs().max().item(), 1.0)
+        assert (a.float() - c.float()).abs().max().item() <= 8 * eps_dtype * scale
+
+
 # ---- layer normalisation ---------------------------------------------------------------
 
 
