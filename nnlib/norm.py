@@ -46,6 +46,9 @@ from nnlib._validation import check_floating, check_int, check_number, check_sam
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
+# Gradients are returned in the precision they were computed in: autograd casts each one to
+# its input's dtype (float16 input, float32 arithmetic, float16 gradient).
+
 __all__ = ["batch_norm", "BatchNorm1d", "BatchNorm2d", "layer_norm", "LayerNorm"]
 
 
@@ -69,7 +72,7 @@ class _BatchNorm(Function):
         if bias is not None:
             y = y + bias.view(shape)
         ctx.save_for_backward(x, weight, mean, var)
-        ctx.eps, ctx.bias_dtype = eps, None if bias is None else bias.dtype
+        ctx.eps, ctx.has_bias = eps, bias is not None
         return y.to(x.dtype)
 
     @staticmethod
@@ -77,21 +80,21 @@ class _BatchNorm(Function):
         x, weight, mean, var = ctx.saved_tensors
         shape, dims = _channel_shape(x), _reduce_dims(x)
         xc = _compute(x)
-        g = grad_out.to(xc.dtype)
+        g = grad_out.to(xc.dtype)  # float32 arithmetic for half inputs, as in the forward pass
         inv_std = torch.rsqrt(var.to(xc.dtype) + ctx.eps).view(shape)
         x_hat = (xc - mean.to(xc.dtype).view(shape)) * inv_std
         g_hat = g if weight is None else g * weight.view(shape)
         grad_x = grad_w = grad_b = grad_mean = grad_var = None
         if ctx.needs_input_grad[0]:
-            grad_x = (g_hat * inv_std).to(x.dtype)  # the direct path; statistics separately
+            grad_x = g_hat * inv_std  # the direct path; statistics separately
         if weight is not None and ctx.needs_input_grad[1]:
-            grad_w = (g * x_hat).sum(dims).to(weight.dtype)
-        if ctx.bias_dtype is not None and ctx.needs_input_grad[2]:
-            grad_b = g.sum(dims).to(ctx.bias_dtype)
+            grad_w = (g * x_hat).sum(dims)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_b = g.sum(dims)
         if ctx.needs_input_grad[3]:
-            grad_mean = -(g_hat * inv_std).sum(dims).to(mean.dtype)
+            grad_mean = -(g_hat * inv_std).sum(dims)
         if ctx.needs_input_grad[4]:
-            grad_var = (-0.5 * (g_hat * x_hat * inv_std * inv_std).sum(dims)).to(var.dtype)
+            grad_var = -0.5 * (g_hat * x_hat * inv_std * inv_std).sum(dims)
         return grad_x, grad_w, grad_b, grad_mean, grad_var, None
 
 
@@ -110,7 +113,7 @@ class _BatchNormTrain(Function):
         if bias is not None:
             y = y + bias.view(shape)
         ctx.save_for_backward(x, weight)
-        ctx.eps, ctx.bias_dtype = eps, None if bias is None else bias.dtype
+        ctx.eps, ctx.has_bias = eps, bias is not None
         ctx.mark_non_differentiable(mean, var)
         return y.to(x.dtype), mean, var
 
@@ -119,7 +122,7 @@ class _BatchNormTrain(Function):
         x, weight = ctx.saved_tensors
         dims, shape = _reduce_dims(x), _channel_shape(x)
         xc = _compute(x)
-        g = grad_out.to(xc.dtype)
+        g = grad_out.to(xc.dtype)  # float32 arithmetic for half inputs, as in the forward pass
         mean = xc.mean(dims, keepdim=True)
         inv_std = torch.rsqrt(xc.var(dims, correction=0, keepdim=True) + ctx.eps)
         x_hat = (xc - mean) * inv_std
@@ -131,11 +134,10 @@ class _BatchNormTrain(Function):
                 - g_hat.mean(dims, keepdim=True)
                 - x_hat * (g_hat * x_hat).mean(dims, keepdim=True)
             )
-            grad_x = grad_x.to(x.dtype)
         if weight is not None and ctx.needs_input_grad[1]:
-            grad_w = (g * x_hat).sum(dims).to(weight.dtype)
-        if ctx.bias_dtype is not None and ctx.needs_input_grad[2]:
-            grad_b = g.sum(dims).to(ctx.bias_dtype)
+            grad_w = (g * x_hat).sum(dims)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_b = g.sum(dims)
         return grad_x, grad_w, grad_b, None
 
 
@@ -285,8 +287,7 @@ class _LayerNorm(Function):
         if bias is not None:
             y = y + bias
         ctx.save_for_backward(x, weight)
-        ctx.dims, ctx.eps = dims, eps
-        ctx.bias_dtype = None if bias is None else bias.dtype
+        ctx.dims, ctx.eps, ctx.has_bias = dims, eps, bias is not None
         return y.to(x.dtype)
 
     @staticmethod
@@ -294,7 +295,7 @@ class _LayerNorm(Function):
         x, weight = ctx.saved_tensors
         dims = ctx.dims
         xc = _compute(x)
-        g = grad_out.to(xc.dtype)
+        g = grad_out.to(xc.dtype)  # float32 arithmetic for half inputs, as in the forward pass
         mean = xc.mean(dims, keepdim=True)
         inv_std = torch.rsqrt(xc.var(dims, correction=0, keepdim=True) + ctx.eps)
         x_hat = (xc - mean) * inv_std
@@ -307,11 +308,10 @@ class _LayerNorm(Function):
                 - g_hat.mean(dims, keepdim=True)
                 - x_hat * (g_hat * x_hat).mean(dims, keepdim=True)
             )
-            grad_x = grad_x.to(x.dtype)
         if weight is not None and ctx.needs_input_grad[1]:
-            grad_w = _sum_over(g * x_hat, lead).to(weight.dtype)
-        if ctx.bias_dtype is not None and ctx.needs_input_grad[2]:
-            grad_b = _sum_over(g, lead).to(ctx.bias_dtype)
+            grad_w = _sum_over(g * x_hat, lead)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_b = _sum_over(g, lead)
         return grad_x, grad_w, grad_b, None, None
 
 

@@ -184,6 +184,8 @@ C3 = torch.ones(3)
          r"^running_var must have the input's dtype \(torch.float32\); got torch.float64$"),
         (lambda: batch_norm(X, C3, C3, weight=C3.double()), TypeError,
          r"^weight must have the input's dtype"),
+        (lambda: batch_norm(X.double(), C3.double(), C3.double(), weight=C3), TypeError,
+         r"^weight must have the input's dtype \(torch.float64\); got torch.float32$"),
         (lambda: batch_norm(X, C3, None), ValueError,
          r"^evaluation mode \(training=False\) needs running_mean and running_var$"),
         (lambda: batch_norm(X, None, C3), ValueError, r"^evaluation mode"),
@@ -308,6 +310,69 @@ def test_half_precision_matches_torch(dtype, param_dtype, training):
         assert (a.float() - c.float()).abs().max().item() <= 8 * eps_dtype * scale
 
 
+def _is_float32_rounded_once(result: torch.Tensor, exact: torch.Tensor) -> bool:
+    """Low precision done as torch does it: the float32 computation on the same values,
+    rounded once to the low-precision format at the end, bit for bit."""
+    return torch.equal(result, exact.to(result.dtype))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("training", [True, False])
+def test_half_precision_is_float32_rounded_once(dtype, affine, training):
+    """Outputs, gradients and running statistics of a half input equal the float32
+    computation on the same (half) values, rounded once."""
+    g = torch.Generator().manual_seed(1)
+    x = (torch.randn(16, 3, 8, 8, generator=g) * 3 + 300).to(dtype)  # x - mean loses bits in half
+    w = (torch.rand(3, generator=g) + 0.5).to(dtype) if affine else None
+    b = torch.randn(3, generator=g).to(dtype) if affine else None
+    stats = (
+        (torch.randn(3, generator=g) + 300).to(dtype),
+        (torch.rand(3, generator=g) * 9 + 1).to(dtype),
+    )
+    up = torch.randn(x.shape, generator=g).to(dtype)
+    ours = _run(batch_norm, x, stats, w, b, up, training=training, momentum=0.3)
+    as32 = [None if t is None else t.float() for t in (x, w, b, up)]
+    exact = _run(batch_norm, as32[0], tuple(t.float() for t in stats), *as32[1:], training=training,
+                 momentum=0.3)  # fmt: skip
+    for a, e in zip(ours, exact, strict=True):
+        assert a.dtype == dtype and _is_float32_rounded_once(a, e)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_half_eval_mode_with_a_tiny_running_variance(affine):
+    """var + eps far below float16's normal range keeps few bits in float16 (a subnormal
+    step is 6e-8): computed in float32 as torch does, the result is still the float32 one
+    rounded once."""
+    g = torch.Generator().manual_seed(2)
+    x = (torch.randn(4, 3, 2, 2, generator=g) * 0.01).half()
+    w = (torch.rand(3, generator=g) + 0.5).half() if affine else None
+    b = torch.randn(3, generator=g).half() if affine else None
+    stats = (torch.zeros(3).half(), torch.tensor([3e-7, 5e-7, 1e-6]).half())  # subnormal in half
+    up = torch.randn(x.shape, generator=g).half()
+    ours = _run(batch_norm, x, stats, w, b, up, training=False, eps=1e-7)
+    as32 = [None if t is None else t.float() for t in (x, w, b, up)]
+    exact = _run(batch_norm, as32[0], tuple(t.float() for t in stats), *as32[1:], training=False,
+                 eps=1e-7)  # fmt: skip
+    for a, e in zip(ours, exact, strict=True):
+        assert _is_float32_rounded_once(a, e)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("affine", [True, False])
+def test_layer_norm_half_precision_is_float32_rounded_once(dtype, affine):
+    g = torch.Generator().manual_seed(1)
+    x = (torch.randn(6, 64, generator=g) * 3 + 300).to(dtype)
+    w = (torch.rand(64, generator=g) + 0.5).to(dtype) if affine else None
+    b = torch.randn(64, generator=g).to(dtype) if affine else None
+    up = torch.randn(x.shape, generator=g).to(dtype)
+    ours = _ln_run(layer_norm, x, (64,), w, b, up)
+    as32 = [None if t is None else t.float() for t in (x, w, b, up)]
+    exact = _ln_run(layer_norm, as32[0], (64,), *as32[1:])
+    for a, e in zip(ours, exact, strict=True):
+        assert a.dtype == dtype and _is_float32_rounded_once(a, e)
+
+
 # ---- layer normalisation ---------------------------------------------------------------
 
 
@@ -426,6 +491,10 @@ def test_layer_norm_extremes_and_edge_sizes_match_torch():
     torch.testing.assert_close(layer_norm(x, 3), F.layer_norm(x, (3,)))  # an int shape
     torch.testing.assert_close(layer_norm(x, torch.Size([3])), F.layer_norm(x, (3,)))
     torch.testing.assert_close(layer_norm(x, [2, 3]), F.layer_norm(x, [2, 3]))
+    empty = torch.randn(2, 0)
+    torch.testing.assert_close(layer_norm(empty, 0), F.layer_norm(empty, (0,)))  # an int 0
+    single = torch.tensor([3.0])  # one value in all: normalised to 0
+    assert layer_norm(single, 1).tolist() == [0.0]
 
 
 def test_layer_norm_of_one_value_is_exactly_the_bias():
@@ -512,6 +581,13 @@ L2 = torch.randn(2, 3)
          r"^bias must have the input's dtype"),
         (lambda: layer_norm(L2, (3,), torch.ones(3, dtype=torch.long)), TypeError,
          r"^weight must be a floating-point"),
+        (lambda: layer_norm(L2, (3,), torch.ones(3, device="meta")), ValueError,
+         r"^weight must be on the same device as input \(cpu\); got meta$"),
+        (lambda: layer_norm(L2, (3,), None, torch.ones(3, device="meta")), ValueError,
+         r"^bias must be on the same device as input \(cpu\); got meta$"),
+        (lambda: layer_norm(L2.double(), (3,), torch.ones(3)), TypeError,
+         r"^weight must have the input's dtype \(torch.float64\); got torch.float32$"),
+        (lambda: layer_norm(L2, -3), ValueError, r"^normalized_shape must be in \[0, inf\]; got -3$"),
         (lambda: LayerNorm(3, eps=-1.0), ValueError, r"^eps must be > 0"),
         (lambda: LayerNorm(()), ValueError, r"^normalized_shape must name at least one dim"),
         (lambda: LayerNorm(3)(torch.randn(3, 2)), ValueError, r"^input must end with normalized_shape"),
