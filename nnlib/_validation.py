@@ -122,13 +122,14 @@ def check_not_inplace(inplace: object) -> None:
 
 
 def check_pair(value: object, name: str, minimum: int) -> tuple[int, int]:
-    """An int, or a pair of ints, each at least ``minimum``; returned as a pair (H, W)."""
+    """An int, or a pair of ints, each at least ``minimum``; returned as a pair (H, W). A
+    sequence of one int stands for both, as in torch."""
     if isinstance(value, (tuple, list)):
-        if len(value) != 2:
+        if len(value) not in (1, 2):
             raise ValueError(f"{name} must be an int or a pair of ints; got {value!r}")
         return (
             check_int(value[0], name, minimum=minimum),
-            check_int(value[1], name, minimum=minimum),
+            check_int(value[-1], name, minimum=minimum),
         )
     v = check_int(value, name, minimum=minimum)
     return v, v

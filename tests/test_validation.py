@@ -63,3 +63,16 @@ def test_check_int_bounds():
         v.check_int(0, "k", minimum=1)
     with pytest.raises(ValueError, match=r"^k must be in \[-inf, 2\]; got 3$"):
         v.check_int(3, "k", maximum=2)
+
+
+def test_check_pair_takes_an_int_or_one_or_two_ints():
+    from nnlib._validation import check_pair
+
+    assert check_pair(3, "k", 1) == (3, 3)
+    assert check_pair((3,), "k", 1) == (3, 3)  # torch: one value stands for both dims
+    assert check_pair([2, 5], "k", 1) == (2, 5)
+    for bad in ((), (1, 2, 3)):
+        with pytest.raises(ValueError, match=r"^k must be an int or a pair of ints; got"):
+            check_pair(bad, "k", 1)
+    with pytest.raises(ValueError, match=r"^k must be in \[1, inf\]; got 0$"):
+        check_pair((0,), "k", 1)
