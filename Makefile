@@ -133,9 +133,11 @@ lab: $(STAMP)
 	  $(BIN)/python -m pip install --quiet --progress-bar off "$(JUPYTERLAB)"
 	$(BIN)/jupyter lab chapters/
 
-## make bench: time nnlib against the torch built-ins (a measurement, not a test).
+## make bench: time nnlib against the torch built-ins (a measurement, not a test); the
+## convolution and normalisation timings also draw _build/bench/conv_norm.png.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_ops
+	$(BIN)/python -m benchmarks.bench_conv_norm
 
 ## make mutation: mutation testing of nnlib's op modules (a measurement, not part of `make
 ## test`). mutmut (requirements-mutation.txt) mutates activations, losses and pooling and runs
