@@ -25,6 +25,12 @@ from nnlib import pooling as P
 from nnlib.conv import conv2d
 from nnlib.norm import batch_norm, layer_norm
 
+# Importing it also calls torch.backends.disable_global_flags() (PyTorch's own suite sets
+# backend flags only through context managers), which would make nnlib.seed_everything()
+# fail in every later test of this process: pytest collects this file in every worker.
+torch.backends.flags_frozen.__globals__["__allow_nonbracketed_mutation_flag"] = True
+assert not torch.backends.flags_frozen()
+
 # (OpInfo name, variant) -> the nnlib function with the same signature
 OPS: dict[tuple[str, str], Callable] = {
     ("sigmoid", ""): A.sigmoid,
