@@ -272,16 +272,23 @@ def _sum_over(t: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
     return t.sum(dims) if dims else t
 
 
+def _deviations(x: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+    """x minus its mean over ``dims``, corrected once: the computed mean is off by about
+    eps |x|, which matters when the deviations are much smaller than |x| (values close
+    together); subtracting the mean of the first deviations removes that error."""
+    deviation = x - x.mean(dims, keepdim=True)
+    return deviation - deviation.mean(dims, keepdim=True)
+
+
 class _LayerNorm(Function):
     """Normalisation over the last ``ndim`` dims of each example; the three-term backward."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, ndim, eps):
         dims = tuple(range(x.dim() - ndim, x.dim()))
-        xc = _compute(x)
-        mean = xc.mean(dims, keepdim=True)
-        inv_std = torch.rsqrt(xc.var(dims, correction=0, keepdim=True) + eps)
-        y = (xc - mean) * inv_std
+        deviation = _deviations(_compute(x), dims)
+        inv_std = torch.rsqrt(deviation.square().mean(dims, keepdim=True) + eps)
+        y = deviation * inv_std
         if weight is not None:
             y = y * weight
         if bias is not None:
@@ -294,11 +301,10 @@ class _LayerNorm(Function):
     def backward(ctx, grad_out):
         x, weight = ctx.saved_tensors
         dims = ctx.dims
-        xc = _compute(x)
-        g = grad_out.to(xc.dtype)  # float32 arithmetic for half inputs, as in the forward pass
-        mean = xc.mean(dims, keepdim=True)
-        inv_std = torch.rsqrt(xc.var(dims, correction=0, keepdim=True) + ctx.eps)
-        x_hat = (xc - mean) * inv_std
+        deviation = _deviations(_compute(x), dims)
+        g = grad_out.to(deviation.dtype)  # float32 arithmetic for half inputs, as forward
+        inv_std = torch.rsqrt(deviation.square().mean(dims, keepdim=True) + ctx.eps)
+        x_hat = deviation * inv_std
         g_hat = g if weight is None else g * weight
         lead = tuple(range(x.dim() - len(dims)))  # the batch dims: gamma and beta sum over them
         grad_x = grad_w = grad_b = None

@@ -514,6 +514,18 @@ def test_layer_norm_of_one_value_is_exactly_the_bias():
         assert (dx == 0).all() and (dw == 0).all() and db.item() == -0.5
 
 
+def test_layer_norm_of_close_values_keeps_float32_accuracy():
+    """Values close together relative to their size: the mean's rounding error (about eps
+    |x|) would swamp the deviations; the corrected deviations keep the result, and its
+    gradient, at float32 accuracy (here more accurate than torch's CPU kernel)."""
+    x = 1000 + torch.tensor([[0.013, 0.071, 0.029, 0.047], [5.11, 5.13, 5.17, 5.19]])
+    up = torch.tensor([[0.3, -1.0, 0.7, 0.2], [1.0, 0.5, -0.25, 2.0]])
+    ours = _ln_run(layer_norm, x, (4,), None, None, up, eps=1e-12)
+    exact = _ln_run(layer_norm, x.double(), (4,), None, None, up.double(), eps=1e-12)
+    for a, e in zip(ours, exact, strict=True):
+        assert (a.double() - e).abs().max().item() <= 1e-6 * e.abs().max().item()
+
+
 def test_layer_norm_non_contiguous_input():
     g = torch.Generator().manual_seed(0)
     base = torch.randn(5, 4, 6, generator=g, dtype=torch.float64)
