@@ -14,7 +14,7 @@ import random
 import numpy as np
 import torch
 
-from nnlib import activations, conv, losses, norm, plot, pooling
+from nnlib import activations, conv, losses, norm, plot, pooling, rnn
 from nnlib._validation import check_int
 
 __version__ = "0.1.0"
@@ -29,6 +29,7 @@ __all__ = [
     "norm",
     "plot",
     "pooling",
+    "rnn",
 ]
 
 _DEVICE_ENV = "NNLIB_DEVICE"

@@ -1,0 +1,263 @@
+r"""Recurrent networks written from scratch: a vanilla (Elman) RNN whose backward pass is
+backpropagation through time written out, and an LSTM.
+
+Vanilla RNN, as :class:`torch.nn.RNN` (one layer, one direction), for each time step
+:math:`t = 1, \dots, T`:
+
+.. math::
+    z_t = W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh},\qquad h_t = f(z_t)
+
+with :math:`f` = tanh or ReLU. The same :math:`W_{hh}` is used at every step, so the network
+unrolled over :math:`T` steps is a :math:`T`-layer network with tied weights.
+
+Backpropagation through time (BPTT), the backward loop over the steps in reverse: with
+:math:`g_t = \partial L/\partial h_t` from the outputs at step :math:`t` and
+:math:`\delta_{t+1}` the gradient coming back from step :math:`t + 1`,
+
+.. math::
+    \frac{\partial L}{\partial z_t} = (g_t + W_{hh}^\top \delta_{t+1}) \odot f'(z_t)
+    =: \delta_t,\qquad
+    \frac{\partial L}{\partial W_{hh}} = \sum_t \delta_t h_{t-1}^\top,\quad
+    \frac{\partial L}{\partial W_{ih}} = \sum_t \delta_t x_t^\top,\quad
+    \frac{\partial L}{\partial x_t} = W_{ih}^\top \delta_t .
+
+Each step back multiplies the gradient by :math:`\operatorname{diag}(f'(z_t))\, W_{hh}^\top`:
+over a lag of :math:`k` steps, a product of :math:`k` such Jacobians, which vanishes or
+explodes with the spectral radius of :math:`W_{hh}`.
+
+LSTM, as :class:`torch.nn.LSTM` (one layer, one direction; gates in torch's order i, f, g, o):
+
+.. math::
+    i, f, o = \sigma(\cdot),\ g = \tanh(\cdot)\ \text{of}\ W_{ih} x_t + b_{ih} + W_{hh} h_{t-1}
+    + b_{hh},\qquad c_t = f \odot c_{t-1} + i \odot g,\qquad h_t = o \odot \tanh(c_t).
+
+Its backward pass is autograd through nnlib's sigmoid and tanh, each with its own explicit
+backward: the point of the LSTM is the additive path :math:`c_{t-1} \to c_t`, whose Jacobian
+is :math:`\operatorname{diag}(f)`, and writing out its 4-gate backward would hide that; the
+vanilla RNN above shows the BPTT loop itself.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.autograd import Function
+
+from nnlib import activations as A
+from nnlib._validation import check_choice, check_floating, check_int, check_same_device
+
+__all__ = ["rnn", "lstm", "RNN", "LSTM"]
+
+
+class _RNN(Function):
+    """Elman RNN over a (T, N, I) sequence; returns all hidden states (T, N, H)."""
+
+    @staticmethod
+    def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, relu):
+        inputs = x @ w_ih.T  # the input part of every step at once: (T, N, H)
+        if b_ih is not None:
+            inputs = inputs + b_ih
+        if b_hh is not None:
+            inputs = inputs + b_hh
+        hs, h = [], h0
+        for t in range(x.shape[0]):
+            z = inputs[t] + h @ w_hh.T
+            h = z.clamp(min=0) if relu else torch.tanh(z)
+            hs.append(h)
+        out = torch.stack(hs)
+        ctx.save_for_backward(x, h0, w_ih, w_hh, out)
+        ctx.relu, ctx.has_b_ih, ctx.has_b_hh = relu, b_ih is not None, b_hh is not None
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, h0, w_ih, w_hh, out = ctx.saved_tensors
+        # f'(z_t) from the outputs: ReLU's is 1 where h > 0; tanh's is 1 - h^2
+        slope = (out > 0).to(out.dtype) if ctx.relu else 1 - out * out
+        previous = torch.cat([h0.unsqueeze(0), out[:-1]])  # h_{t-1} for every t
+        deltas = torch.empty_like(out)
+        back = torch.zeros_like(h0)  # W_hh^T delta_{t+1}: nothing after the last step
+        for t in reversed(range(out.shape[0])):  # backpropagation through time
+            deltas[t] = (grad_out[t] + back) * slope[t]
+            back = deltas[t] @ w_hh
+        flat = deltas.reshape(-1, deltas.shape[-1])
+        grad_w_hh = flat.T @ previous.reshape(-1, previous.shape[-1])
+        grad_w_ih = flat.T @ x.reshape(-1, x.shape[-1])
+        grad_b = flat.sum(0)
+        grad_b_ih = grad_b if ctx.has_b_ih else None  # both biases enter z_t the same way
+        grad_b_hh = grad_b if ctx.has_b_hh else None
+        return deltas @ w_ih, back, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh, None
+
+
+def _check_sequence(input, h0, input_size, hidden_size, batch_first, name="input"):
+    """Validate; return the (T, N, I) input, the (N, H) initial state and whether the input
+    was unbatched."""
+    x = check_floating(input, name)
+    if x.dim() not in (2, 3):
+        raise ValueError(
+            f"{name} must be 2-d (T, input_size) or 3-d (T, N, input_size) "
+            f"({'N, T' if batch_first else 'T, N'} order for 3-d); got shape {tuple(x.shape)}"
+        )
+    unbatched = x.dim() == 2
+    x = x.unsqueeze(1) if unbatched else (x.transpose(0, 1) if batch_first else x)
+    if x.shape[-1] != input_size:
+        raise ValueError(
+            f"{name} must have input_size={input_size} features in its last dim; got {x.shape[-1]}"
+        )
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} must have at least one time step; got a sequence of length 0")
+    expected = (1, hidden_size) if unbatched else (1, x.shape[1], hidden_size)
+    if h0 is None:
+        return x, x.new_zeros(x.shape[1], hidden_size), unbatched
+    h0 = check_floating(h0, "hx")
+    check_same_device(x, h0, name, "hx")
+    if tuple(h0.shape) != expected:
+        raise ValueError(
+            f"hx must have shape {expected} (num_layers=1, ...); got {tuple(h0.shape)}"
+        )
+    if h0.dtype != x.dtype:
+        raise TypeError(f"hx must have the input's dtype ({x.dtype}); got {h0.dtype}")
+    return x, h0.reshape(x.shape[1], hidden_size), unbatched
+
+
+def _hidden_size(weight_ih, weight_hh, gates: int) -> int:
+    """H from weight_hh, which must be (gates H, H); weight_ih must be 2-d."""
+    check_floating(weight_ih, "weight_ih")
+    check_floating(weight_hh, "weight_hh")
+    rows = "4 hidden_size" if gates == 4 else "hidden_size"
+    hh = weight_hh.shape
+    if weight_hh.dim() != 2 or hh[1] == 0 or hh[0] != gates * hh[1]:
+        raise ValueError(f"weight_hh must have shape ({rows}, hidden_size); got {tuple(hh)}")
+    if weight_ih.dim() != 2:
+        raise ValueError(f"weight_ih must have shape ({rows}, input_size); "
+                         f"got {tuple(weight_ih.shape)}")  # fmt: skip
+    return hh[1]
+
+
+def _check_weight(w, name, shape, x):
+    check_floating(w, name)
+    check_same_device(x, w, "input", name)
+    if tuple(w.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}; got {tuple(w.shape)}")
+    if w.dtype != x.dtype:
+        raise TypeError(f"{name} must have the input's dtype ({x.dtype}); got {w.dtype}")
+    return w
+
+
+def rnn(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh",
+        batch_first=False):  # fmt: skip
+    r"""One-layer Elman RNN over a sequence, with backpropagation through time written out.
+
+    Shapes as :class:`torch.nn.RNN`: input :math:`(T, N, I)` (:math:`(N, T, I)` with
+    ``batch_first``) or unbatched :math:`(T, I)`; ``hx`` :math:`(1, N, H)` or :math:`(1, H)`,
+    zeros if None; ``weight_ih`` :math:`(H, I)`, ``weight_hh`` :math:`(H, H)`, biases
+    :math:`(H)`. Returns ``(output, h_n)``: every step's hidden state, in the input's layout,
+    and the last one, :math:`(1, N, H)`.
+    """
+    nonlinearity = check_choice(nonlinearity, "nonlinearity", ("tanh", "relu"))
+    hidden_size = _hidden_size(weight_ih, weight_hh, gates=1)
+    x, h0, unbatched = _check_sequence(input, hx, weight_ih.shape[-1], hidden_size, batch_first)
+    _check_weight(weight_ih, "weight_ih", (hidden_size, x.shape[-1]), x)
+    _check_weight(weight_hh, "weight_hh", (hidden_size, hidden_size), x)
+    for name, b in (("bias_ih", bias_ih), ("bias_hh", bias_hh)):
+        if b is not None:
+            _check_weight(b, name, (hidden_size,), x)
+    out = _RNN.apply(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity == "relu")
+    h_n = out[-1].unsqueeze(0)
+    if unbatched:
+        return out.squeeze(1), h_n.squeeze(1)
+    return (out.transpose(0, 1) if batch_first else out), h_n
+
+
+def lstm(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, batch_first=False):
+    r"""One-layer LSTM over a sequence; gates i, f, g, o as in :class:`torch.nn.LSTM`.
+
+    Shapes as :func:`rnn`, with ``weight_ih`` :math:`(4H, I)`, ``weight_hh`` :math:`(4H, H)`,
+    biases :math:`(4H)` and ``hx`` a pair ``(h_0, c_0)`` (or None for zeros). Returns
+    ``(output, (h_n, c_n))``. The backward pass is autograd through nnlib's sigmoid and tanh.
+    """
+    hidden_size = _hidden_size(weight_ih, weight_hh, gates=4)
+    if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
+        raise TypeError(f"hx must be a pair (h_0, c_0) or None; got {type(hx).__name__}")
+    h0, c0 = (None, None) if hx is None else hx
+    x, h, unbatched = _check_sequence(input, h0, weight_ih.shape[-1], hidden_size, batch_first)
+    _, c, _ = _check_sequence(input, c0, weight_ih.shape[-1], hidden_size, batch_first)
+    _check_weight(weight_ih, "weight_ih", (4 * hidden_size, x.shape[-1]), x)
+    _check_weight(weight_hh, "weight_hh", (4 * hidden_size, hidden_size), x)
+    for name, b in (("bias_ih", bias_ih), ("bias_hh", bias_hh)):
+        if b is not None:
+            _check_weight(b, name, (4 * hidden_size,), x)
+    inputs = x @ weight_ih.T
+    for b in (bias_ih, bias_hh):
+        if b is not None:
+            inputs = inputs + b
+    hs = []
+    for t in range(x.shape[0]):
+        i, f, g, o = (inputs[t] + h @ weight_hh.T).chunk(4, dim=-1)
+        i, f, g, o = A.sigmoid(i), A.sigmoid(f), A.tanh(g), A.sigmoid(o)
+        c = f * c + i * g  # the additive cell path: dc_t/dc_{t-1} = diag(f)
+        h = o * A.tanh(c)
+        hs.append(h)
+    out = torch.stack(hs)
+    h_n, c_n = h.unsqueeze(0), c.unsqueeze(0)
+    if unbatched:
+        return out.squeeze(1), (h_n.squeeze(1), c_n.squeeze(1))
+    return (out.transpose(0, 1) if batch_first else out), (h_n, c_n)
+
+
+class _Recurrent(nn.Module):
+    gates = 1
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 batch_first: bool = False):  # fmt: skip
+        super().__init__()
+        self.input_size = check_int(input_size, "input_size", minimum=1)
+        self.hidden_size = check_int(hidden_size, "hidden_size", minimum=1)
+        self.bias, self.batch_first = bias, batch_first
+        rows = self.gates * hidden_size
+        bound = 1 / math.sqrt(hidden_size)  # torch's init: U(-1/sqrt(H), 1/sqrt(H)) for all
+        self.weight_ih_l0 = nn.Parameter(torch.empty(rows, input_size).uniform_(-bound, bound))
+        self.weight_hh_l0 = nn.Parameter(torch.empty(rows, hidden_size).uniform_(-bound, bound))
+        if bias:
+            self.bias_ih_l0 = nn.Parameter(torch.empty(rows).uniform_(-bound, bound))
+            self.bias_hh_l0 = nn.Parameter(torch.empty(rows).uniform_(-bound, bound))
+        else:
+            self.register_parameter("bias_ih_l0", None)
+            self.register_parameter("bias_hh_l0", None)
+
+    def _weights(self):
+        return self.weight_ih_l0, self.weight_hh_l0, self.bias_ih_l0, self.bias_hh_l0
+
+
+class RNN(_Recurrent):
+    """One-layer Elman RNN as :class:`torch.nn.RNN` (same parameter names and shapes, same
+    initialisation); the backward pass is BPTT written out (:func:`rnn`)."""
+
+    def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False):  # fmt: skip
+        super().__init__(input_size, hidden_size, bias, batch_first)
+        self.nonlinearity = check_choice(nonlinearity, "nonlinearity", ("tanh", "relu"))
+
+    def forward(self, input, hx=None):
+        return rnn(input, hx, *self._weights(), nonlinearity=self.nonlinearity,
+                   batch_first=self.batch_first)  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return (f"{self.input_size}, {self.hidden_size}, nonlinearity={self.nonlinearity!r}, "
+                f"bias={self.bias}, batch_first={self.batch_first}")  # fmt: skip
+
+
+class LSTM(_Recurrent):
+    """One-layer LSTM as :class:`torch.nn.LSTM` (same parameter names, shapes, gate order
+    and initialisation); see :func:`lstm`."""
+
+    gates = 4
+
+    def forward(self, input, hx=None):
+        return lstm(input, hx, *self._weights(), batch_first=self.batch_first)
+
+    def extra_repr(self) -> str:
+        return (f"{self.input_size}, {self.hidden_size}, bias={self.bias}, "
+                f"batch_first={self.batch_first}")  # fmt: skip

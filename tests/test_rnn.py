@@ -1,0 +1,199 @@
+"""nnlib.rnn: the Elman RNN with backpropagation through time written out, and the LSTM,
+against torch.nn.RNN and torch.nn.LSTM with the same weights."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch.autograd import gradcheck
+
+from nnlib.rnn import LSTM, RNN, lstm, rnn
+
+TOL = {torch.float32: dict(rtol=1e-4, atol=1e-5), torch.float64: dict(rtol=1e-10, atol=1e-12)}
+
+
+def _pair(kind, input_size, hidden_size, dtype, **kwargs):
+    """An nnlib module and torch's with the same weights."""
+    theirs = getattr(torch.nn, kind)(input_size, hidden_size, **kwargs).to(dtype)
+    ours = {"RNN": RNN, "LSTM": LSTM}[kind](input_size, hidden_size, **kwargs).to(dtype)
+    ours.load_state_dict(theirs.state_dict())
+    return ours, theirs
+
+
+def _run(module, x, hx, upstream):
+    """Outputs, then the gradients of every parameter, the input and the initial state(s)."""
+    x = x.detach().clone().requires_grad_(True)
+    states = [] if hx is None else [h.detach().clone().requires_grad_(True)
+                                    for h in (hx if isinstance(hx, tuple) else (hx,))]  # fmt: skip
+    state = None if hx is None else (tuple(states) if isinstance(hx, tuple) else states[0])
+    out, last = module(x, state)
+    lasts = last if isinstance(last, tuple) else (last,)
+    loss = (out * upstream).sum() + sum((h * h).sum() for h in lasts)
+    grads = torch.autograd.grad(loss, [*module.parameters(), x, *states])
+    return [out.detach(), *[h.detach() for h in lasts], *grads]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    kind=st.sampled_from(["RNN", "LSTM"]),
+    steps=st.integers(1, 6),
+    batch=st.integers(1, 4),
+    input_size=st.integers(1, 4),
+    hidden_size=st.integers(1, 5),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+    batch_first=st.booleans(),
+    bias=st.booleans(),
+    relu=st.booleans(),
+    with_state=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_matches_torch_values_and_gradients(
+    kind, steps, batch, input_size, hidden_size, dtype, batch_first, bias, relu, with_state, seed
+):
+    torch.manual_seed(seed)
+    kwargs = dict(bias=bias, batch_first=batch_first)
+    if kind == "RNN":
+        kwargs["nonlinearity"] = "relu" if relu else "tanh"
+    ours, theirs = _pair(kind, input_size, hidden_size, dtype, **kwargs)
+    shape = (batch, steps, input_size) if batch_first else (steps, batch, input_size)
+    x = torch.randn(shape, dtype=dtype)
+    hx = None
+    if with_state:
+        hx = torch.randn(1, batch, hidden_size, dtype=dtype)
+        hx = (hx, torch.randn(1, batch, hidden_size, dtype=dtype)) if kind == "LSTM" else hx
+    upstream = torch.randn(shape[:-1] + (hidden_size,), dtype=dtype)
+    for a, b in zip(_run(ours, x, hx, upstream), _run(theirs, x, hx, upstream), strict=True):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        torch.testing.assert_close(a, b, **TOL[dtype])
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_bptt_passes_gradcheck(nonlinearity):
+    g = torch.Generator().manual_seed(0)
+    args = [torch.randn(shape, generator=g, dtype=torch.float64, requires_grad=True) * 0.5
+            for shape in [(4, 2, 3), (1, 2, 5), (5, 3), (5, 5), (5,), (5,)]]  # fmt: skip
+    args = [a.detach().requires_grad_(True) for a in args]
+
+    def fn(x, h, w_ih, w_hh, b_ih, b_hh):
+        out, h_n = rnn(x, h, w_ih, w_hh, b_ih, b_hh, nonlinearity=nonlinearity)
+        return out, h_n
+
+    assert gradcheck(fn, args)
+
+
+def test_bptt_is_the_written_out_loop():
+    """The explicit backward equals autograd through the forward recurrence written as plain
+    tensor operations, and dL/dW_hh sums delta_t h_{t-1}^T over the steps."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(6, 2, 3, generator=g, dtype=torch.float64)
+    w_ih = torch.randn(4, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    w_hh = (torch.randn(4, 4, generator=g, dtype=torch.float64) * 0.5).requires_grad_(True)
+    up = torch.randn(6, 2, 4, generator=g, dtype=torch.float64)
+    out, _ = rnn(x, None, w_ih, w_hh)
+    ours = torch.autograd.grad((out * up).sum(), (w_ih, w_hh))
+    h, hs = torch.zeros(2, 4, dtype=torch.float64), []
+    for t in range(6):
+        h = torch.tanh(x[t] @ w_ih.T + h @ w_hh.T)
+        hs.append(h)
+    reference = torch.autograd.grad((torch.stack(hs) * up).sum(), (w_ih, w_hh))
+    for a, b in zip(ours, reference, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_unbatched_input_and_defaults_match_torch():
+    torch.manual_seed(0)
+    for kind in ("RNN", "LSTM"):
+        ours, theirs = _pair(kind, 3, 4, torch.float64)
+        x = torch.randn(5, 3, dtype=torch.float64)
+        a, b = ours(x), theirs(x)
+        torch.testing.assert_close(a[0], b[0])
+        assert a[0].shape == (5, 4)
+    assert repr(RNN(3, 4)) == "RNN(3, 4, nonlinearity='tanh', bias=True, batch_first=False)"
+    assert repr(LSTM(3, 4, bias=False)) == "LSTM(3, 4, bias=False, batch_first=False)"
+    for kind in ("RNN", "LSTM"):
+        ours, theirs = _pair(kind, 3, 4, torch.float32)
+        assert {k: v.shape for k, v in ours.state_dict().items()} == {
+            k: v.shape for k, v in theirs.state_dict().items()
+        }
+    torch.manual_seed(3)
+    weights = RNN(3, 16).weight_hh_l0  # torch's init: U(-1/sqrt(H), 1/sqrt(H))
+    assert weights.abs().max().item() <= 0.25 and weights.abs().max().item() > 0.2
+
+
+def test_lstm_cell_path_carries_the_gradient_where_the_rnn_loses_it():
+    """With the forget gate near 1 the LSTM's gradient to the first step survives a long
+    sequence; the tanh RNN with a small recurrent weight loses it."""
+    torch.manual_seed(0)
+    steps = 60
+    x = torch.randn(steps, 1, 2, dtype=torch.float64, requires_grad=True)
+    net = LSTM(2, 3).double()
+    with torch.no_grad():
+        net.bias_hh_l0[3:6] = 6.0  # the forget gate's bias: f close to 1
+    out, _ = net(x)
+    (g_lstm,) = torch.autograd.grad(out[-1].sum(), x)
+    simple = RNN(2, 3).double()
+    with torch.no_grad():
+        simple.weight_hh_l0.mul_(0.3)
+    out, _ = simple(x)
+    (g_rnn,) = torch.autograd.grad(out[-1].sum(), x)
+    assert g_lstm[0].abs().max() > 1e-6 > g_rnn[0].abs().max()
+
+
+X3 = torch.randn(4, 2, 3)
+W = torch.randn(5, 3)
+U = torch.randn(5, 5)
+
+
+@pytest.mark.parametrize(
+    "call,error,message",
+    [
+        (lambda: rnn(torch.randn(3), None, W, U), ValueError,
+         r"^input must be 2-d \(T, input_size\) or 3-d"),
+        (lambda: rnn(torch.randn(4, 2, 2), None, W, U), ValueError,
+         r"^input must have input_size=3 features in its last dim; got 2$"),
+        (lambda: rnn(torch.randn(0, 2, 3), None, W, U), ValueError,
+         r"^input must have at least one time step; got a sequence of length 0$"),
+        (lambda: rnn(X3, torch.randn(1, 2, 4), W, U), ValueError,
+         r"^hx must have shape \(1, 2, 5\) \(num_layers=1, \.\.\.\); got \(1, 2, 4\)$"),
+        (lambda: rnn(X3, torch.randn(1, 2, 5).double(), W, U), TypeError,
+         r"^hx must have the input's dtype"),
+        (lambda: rnn(X3, None, W, torch.randn(5, 4)), ValueError,
+         r"^weight_hh must have shape \(hidden_size, hidden_size\); got \(5, 4\)$"),
+        (lambda: rnn(X3, None, torch.randn(4, 3), U), ValueError,
+         r"^weight_ih must have shape \(5, 3\); got \(4, 3\)$"),
+        (lambda: rnn(X3, None, W, U, torch.randn(4)), ValueError,
+         r"^bias_ih must have shape \(5,\); got \(4,\)$"),
+        (lambda: rnn(X3, None, W, U, nonlinearity="sigmoid"), ValueError,
+         r"^nonlinearity must be one of 'tanh', 'relu'; got 'sigmoid'$"),
+        (lambda: rnn(X3.long(), None, W, U), TypeError, r"^input must be a floating-point"),
+        (lambda: rnn(X3, None, W.double(), U), TypeError, r"^weight_ih must have the input's"),
+        (lambda: rnn(X3, None, W, U.to("meta")), ValueError,
+         r"^weight_hh must be on the same device as input \(cpu\); got meta$"),
+        (lambda: lstm(X3, torch.randn(1, 2, 5), torch.randn(20, 3), torch.randn(20, 5)),
+         TypeError, r"^hx must be a pair \(h_0, c_0\) or None; got Tensor$"),
+        (lambda: lstm(X3, None, torch.randn(20, 3), torch.randn(18, 5)), ValueError,
+         r"^weight_hh must have shape \(4 hidden_size, hidden_size\); got \(18, 5\)$"),
+        (lambda: RNN(0, 3), ValueError, r"^input_size must be in \[1, inf\]; got 0$"),
+        (lambda: LSTM(3, 0), ValueError, r"^hidden_size must be in \[1, inf\]; got 0$"),
+        (lambda: RNN(3, 4, nonlinearity="gelu"), ValueError, r"^nonlinearity must be one of"),
+    ],
+)  # fmt: skip
+def test_bad_arguments_are_named(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu():
+    torch.manual_seed(0)
+    for kind in ("RNN", "LSTM"):
+        ours, _ = _pair(kind, 3, 4, torch.float64)
+        x = torch.randn(5, 2, 3, dtype=torch.float64)
+        up = torch.randn(5, 2, 4, dtype=torch.float64)
+        cpu = _run(ours, x, None, up)
+        gpu = _run(ours.cuda(), x.cuda(), None, up.cuda())
+        for a, c in zip(gpu, cpu, strict=True):
+            assert a.device.type == "cuda"
+            torch.testing.assert_close(a.cpu(), c)
