@@ -75,7 +75,7 @@ class _RNN(Function):
     def backward(ctx, grad_out):
         x, h0, w_ih, w_hh, out = ctx.saved_tensors
         # f'(z_t) from the outputs: ReLU's is 1 where h > 0; tanh's is 1 - h^2
-        slope = (out > 0).to(out.dtype) if ctx.relu else 1 - out * out
+        slope = out > 0 if ctx.relu else 1 - out * out  # a bool mask multiplies as 0/1
         previous = torch.cat([h0.unsqueeze(0), out[:-1]])  # h_{t-1} for every t
         deltas = torch.empty_like(out)
         back = torch.zeros_like(h0)  # W_hh^T delta_{t+1}: nothing after the last step

@@ -110,6 +110,21 @@ def test_unbatched_input_and_defaults_match_torch():
         a, b = ours(x), theirs(x)
         torch.testing.assert_close(a[0], b[0])
         assert a[0].shape == (5, 4)
+        for mine, torchs in zip(a[1] if kind == "LSTM" else (a[1],),
+                                b[1] if kind == "LSTM" else (b[1],), strict=True):  # fmt: skip
+            assert mine.shape == torchs.shape == (1, 4)
+            torch.testing.assert_close(mine, torchs)
+        # the functional forms default to batch_first=False, as the modules
+        weights = [p.detach() for p in ours.parameters()]
+        x3 = torch.randn(5, 2, 3, dtype=torch.float64)
+        fn = lstm if kind == "LSTM" else rnn
+        torch.testing.assert_close(fn(x3, None, *weights)[0], theirs(x3)[0])
+    for kind in ("RNN", "LSTM"):  # torch's initialisation: everything U(-1/sqrt(H), 1/sqrt(H))
+        torch.manual_seed(1)
+        module = {"RNN": RNN, "LSTM": LSTM}[kind](3, 16)
+        for name, param in module.named_parameters():
+            assert param.abs().max().item() <= 0.25, name
+            assert param.min().item() < -0.15 and param.max().item() > 0.15, name
     assert repr(RNN(3, 4)) == "RNN(3, 4, nonlinearity='tanh', bias=True, batch_first=False)"
     assert repr(LSTM(3, 4, bias=False)) == "LSTM(3, 4, bias=False, batch_first=False)"
     for kind in ("RNN", "LSTM"):
@@ -175,6 +190,40 @@ U = torch.randn(5, 5)
          TypeError, r"^hx must be a pair \(h_0, c_0\) or None; got Tensor$"),
         (lambda: lstm(X3, None, torch.randn(20, 3), torch.randn(18, 5)), ValueError,
          r"^weight_hh must have shape \(4 hidden_size, hidden_size\); got \(18, 5\)$"),
+        (lambda: rnn(torch.randn(3), None, W, U, batch_first=True), ValueError,
+         r"^input must be 2-d \(T, input_size\) or 3-d \(T, N, input_size\) \(N, T order for 3-d\); got shape \(3,\)$"),
+        (lambda: rnn(torch.randn(3), None, W, U), ValueError,
+         r"\(T, N order for 3-d\); got shape \(3,\)$"),
+        (lambda: rnn(torch.randn(4, 2, 6), None, W, U), ValueError,
+         r"^input must have input_size=3 features in its last dim; got 6$"),
+        (lambda: rnn(torch.randn(4, 3), torch.randn(1, 4), W, U), ValueError,
+         r"^hx must have shape \(1, 5\) \(num_layers=1, \.\.\.\); got \(1, 4\)$"),
+        (lambda: rnn(X3, torch.ones(1, 2, 5, dtype=torch.long), W, U), TypeError,
+         r"^hx must be a floating-point"),
+        (lambda: rnn(X3, torch.ones(1, 2, 5, device="meta"), W, U), ValueError,
+         r"^hx must be on the same device as input \(cpu\); got meta$"),
+        (lambda: rnn(X3, None, W.long(), U), TypeError, r"^weight_ih must be a floating-point"),
+        (lambda: rnn(X3, None, W, U.long()), TypeError, r"^weight_hh must be a floating-point"),
+        (lambda: rnn(X3, None, W, U, torch.ones(5, dtype=torch.long)), TypeError,
+         r"^bias_ih must be a floating-point"),
+        (lambda: rnn(X3, None, W, U, None, torch.randn(4)), ValueError,
+         r"^bias_hh must have shape \(5,\); got \(4,\)$"),
+        (lambda: rnn(X3, None, W, torch.randn(5, 5, 1)), ValueError,
+         r"^weight_hh must have shape \(hidden_size, hidden_size\); got \(5, 5, 1\)$"),
+        (lambda: rnn(X3, None, torch.randn(3), U), ValueError,
+         r"^weight_ih must have shape \(hidden_size, input_size\); got \(3,\)$"),
+        (lambda: lstm(X3, (torch.randn(1, 2, 5),), torch.randn(20, 3), torch.randn(20, 5)),
+         TypeError, r"^hx must be a pair \(h_0, c_0\) or None; got tuple$"),
+        (lambda: lstm(X3, None, torch.randn(16, 3), torch.randn(20, 5)), ValueError,
+         r"^weight_ih must have shape \(20, 3\); got \(16, 3\)$"),
+        (lambda: lstm(X3, None, torch.randn(20, 3), torch.randn(20, 5).double()), TypeError,
+         r"^weight_hh must have the input's dtype"),
+        (lambda: lstm(X3, None, torch.randn(20, 3), torch.randn(20, 5), torch.randn(5)),
+         ValueError, r"^bias_ih must have shape \(20,\); got \(5,\)$"),
+        (lambda: lstm(X3, None, torch.randn(20, 3), torch.randn(20, 5), None, torch.randn(5)),
+         ValueError, r"^bias_hh must have shape \(20,\); got \(5,\)$"),
+        (lambda: lstm(X3, None, torch.randn(20, 3).long(), torch.randn(20, 5)), TypeError,
+         r"^weight_ih must be a floating-point"),
         (lambda: RNN(0, 3), ValueError, r"^input_size must be in \[1, inf\]; got 0$"),
         (lambda: LSTM(3, 0), ValueError, r"^hidden_size must be in \[1, inf\]; got 0$"),
         (lambda: RNN(3, 4, nonlinearity="gelu"), ValueError, r"^nonlinearity must be one of"),
