@@ -98,6 +98,14 @@ class _BatchNorm(Function):
         return grad_x, grad_w, grad_b, grad_mean, grad_var, None
 
 
+def _three_terms(g_hat, x_hat, inv_std, dims) -> torch.Tensor:
+    """dL/dx of a normalisation over ``dims`` (module docstring): the direct path, minus the
+    path through the mean, minus the path through the standard deviation."""
+    return inv_std * (
+        g_hat - g_hat.mean(dims, keepdim=True) - x_hat * (g_hat * x_hat).mean(dims, keepdim=True)
+    )
+
+
 class _BatchNormTrain(Function):
     """Training mode: the statistics are the batch's, so the three-part gradient applies."""
 
@@ -129,11 +137,7 @@ class _BatchNormTrain(Function):
         g_hat = g if weight is None else g * weight.view(shape)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
-            grad_x = inv_std * (
-                g_hat
-                - g_hat.mean(dims, keepdim=True)
-                - x_hat * (g_hat * x_hat).mean(dims, keepdim=True)
-            )
+            grad_x = _three_terms(g_hat, x_hat, inv_std, dims)
         if weight is not None and ctx.needs_input_grad[1]:
             grad_w = (g * x_hat).sum(dims)
         if ctx.has_bias and ctx.needs_input_grad[2]:
@@ -309,11 +313,7 @@ class _LayerNorm(Function):
         lead = tuple(range(x.dim() - len(dims)))  # the batch dims: gamma and beta sum over them
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
-            grad_x = inv_std * (
-                g_hat
-                - g_hat.mean(dims, keepdim=True)
-                - x_hat * (g_hat * x_hat).mean(dims, keepdim=True)
-            )
+            grad_x = _three_terms(g_hat, x_hat, inv_std, dims)
         if weight is not None and ctx.needs_input_grad[1]:
             grad_w = _sum_over(g * x_hat, lead)
         if ctx.has_bias and ctx.needs_input_grad[2]:
