@@ -31,10 +31,19 @@ LSTM, as :class:`torch.nn.LSTM` (one layer, one direction; gates in torch's orde
     i, f, o = \sigma(\cdot),\ g = \tanh(\cdot)\ \text{of}\ W_{ih} x_t + b_{ih} + W_{hh} h_{t-1}
     + b_{hh},\qquad c_t = f \odot c_{t-1} + i \odot g,\qquad h_t = o \odot \tanh(c_t).
 
-Its backward pass is autograd through nnlib's sigmoid and tanh, each with its own explicit
-backward: the point of the LSTM is the additive path :math:`c_{t-1} \to c_t`, whose Jacobian
-is :math:`\operatorname{diag}(f)`, and writing out its 4-gate backward would hide that; the
-vanilla RNN above shows the BPTT loop itself.
+Its backward pass is written out too, a loop backwards over the steps like the RNN's. With
+:math:`\bar h_t` and :math:`\bar c_t` the gradients reaching :math:`h_t` and :math:`c_t`:
+
+.. math::
+    \bar o = \bar h_t \odot \tanh c_t,\qquad
+    \bar c_t \mathrel{+}= \bar h_t \odot o \odot (1 - \tanh^2 c_t),\qquad
+    \bar i = \bar c_t \odot g,\quad \bar g = \bar c_t \odot i,\quad
+    \bar f = \bar c_t \odot c_{t-1},\qquad \bar c_{t-1} = \bar c_t \odot f,
+
+then through the gate nonlinearities to the pre-activations :math:`a_t`, and
+:math:`\bar h_{t-1} = W_{hh}^\top \bar a_t`. The line :math:`\bar c_{t-1} = \bar c_t \odot f` is
+the point of the LSTM: along the cell the gradient is multiplied by the forget gate only, not
+by :math:`W_{hh}` and a saturating slope at every step.
 """
 
 from __future__ import annotations
@@ -91,9 +100,64 @@ class _RNN(Function):
         return deltas @ w_ih, back, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh, None
 
 
-def _check_sequence(input, h0, input_size, hidden_size, batch_first, name="input"):
-    """Validate; return the (T, N, I) input, the (N, H) initial state and whether the input
-    was unbatched."""
+class _LSTM(Function):
+    """LSTM over a (T, N, I) sequence; returns all hidden states (T, N, H) and the last cell
+    state (N, H)."""
+
+    @staticmethod
+    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+        hidden = w_hh.shape[1]
+        inputs = x @ w_ih.T
+        for b in (b_ih, b_hh):
+            if b is not None:
+                inputs = inputs + b
+        hs, cs, tanh_cs, acts, h, c = [], [], [], [], h0, c0
+        for t in range(x.shape[0]):
+            a = inputs[t] + h @ w_hh.T  # pre-activations of the gates i, f, g, o
+            act = A._stable_sigmoid(a)
+            act[..., 2 * hidden : 3 * hidden] = A._stable_tanh(a[..., 2 * hidden : 3 * hidden])
+            i, f, g, o = act.chunk(4, dim=-1)
+            c = f * c + i * g  # the additive cell path: dc_t/dc_{t-1} = diag(f)
+            tanh_cs.append(A._stable_tanh(c))
+            h = o * tanh_cs[-1]
+            hs.append(h)
+            cs.append(c)
+            acts.append(act)
+        out, cells = torch.stack(hs), torch.stack(cs)
+        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, out, cells, torch.stack(tanh_cs),
+                              torch.stack(acts))  # fmt: skip
+        ctx.has_b_ih, ctx.has_b_hh = b_ih is not None, b_hh is not None
+        return out, c
+
+    @staticmethod
+    def backward(ctx, grad_out, grad_c_n):
+        x, h0, c0, w_ih, w_hh, out, cells, tanh_cells, acts = ctx.saved_tensors
+        previous = torch.cat([h0.unsqueeze(0), out[:-1]])  # h_{t-1} for every t
+        previous_c = torch.cat([c0.unsqueeze(0), cells[:-1]])  # c_{t-1}
+        grad_a = torch.empty_like(acts)
+        back_h = torch.zeros_like(h0)  # W_hh^T grad_a_{t+1}: nothing after the last step
+        back_c = grad_c_n  # the gradient reaching c_t from step t + 1 (or from c_n)
+        for t in reversed(range(out.shape[0])):  # backpropagation through time
+            i, f, g, o = acts[t].chunk(4, dim=-1)
+            grad_h = grad_out[t] + back_h
+            tanh_c = tanh_cells[t]
+            grad_c = back_c + grad_h * o * (1 - tanh_c * tanh_c)
+            gi, gf, gg, go = grad_c * g, grad_c * previous_c[t], grad_c * i, grad_h * tanh_c
+            back_c = grad_c * f  # along the cell: multiplied by the forget gate only
+            grad_a[t] = torch.cat([gi * i * (1 - i), gf * f * (1 - f), gg * (1 - g * g),
+                                   go * o * (1 - o)], dim=-1)  # fmt: skip
+            back_h = grad_a[t] @ w_hh
+        flat = grad_a.reshape(-1, grad_a.shape[-1])
+        grad_w_hh = flat.T @ previous.reshape(-1, previous.shape[-1])
+        grad_w_ih = flat.T @ x.reshape(-1, x.shape[-1])
+        grad_b = flat.sum(0)
+        grad_b_ih = grad_b if ctx.has_b_ih else None
+        grad_b_hh = grad_b if ctx.has_b_hh else None
+        return grad_a @ w_ih, back_h, back_c, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
+
+
+def _check_sequence(input, input_size, batch_first, name="input"):
+    """Validate; return the (T, N, I) input and whether it was unbatched."""
     x = check_floating(input, name)
     if x.dim() not in (2, 3):
         raise ValueError(
@@ -108,18 +172,23 @@ def _check_sequence(input, h0, input_size, hidden_size, batch_first, name="input
         )
     if x.shape[0] == 0:
         raise ValueError(f"{name} must have at least one time step; got a sequence of length 0")
+    return x, unbatched
+
+
+def _check_state(state, x, unbatched, hidden_size, name):
+    """The initial state as (N, H): zeros if None, else validated against the input."""
+    if state is None:
+        return x.new_zeros(x.shape[1], hidden_size)
     expected = (1, hidden_size) if unbatched else (1, x.shape[1], hidden_size)
-    if h0 is None:
-        return x, x.new_zeros(x.shape[1], hidden_size), unbatched
-    h0 = check_floating(h0, "hx")
-    check_same_device(x, h0, name, "hx")
-    if tuple(h0.shape) != expected:
+    state = check_floating(state, name)
+    check_same_device(x, state, "input", name)
+    if tuple(state.shape) != expected:
         raise ValueError(
-            f"hx must have shape {expected} (num_layers=1, ...); got {tuple(h0.shape)}"
+            f"{name} must have shape {expected} (num_layers=1, ...); got {tuple(state.shape)}"
         )
-    if h0.dtype != x.dtype:
-        raise TypeError(f"hx must have the input's dtype ({x.dtype}); got {h0.dtype}")
-    return x, h0.reshape(x.shape[1], hidden_size), unbatched
+    if state.dtype != x.dtype:
+        raise TypeError(f"{name} must have the input's dtype ({x.dtype}); got {state.dtype}")
+    return state.reshape(x.shape[1], hidden_size)
 
 
 def _hidden_size(weight_ih, weight_hh, gates: int) -> int:
@@ -158,7 +227,8 @@ def rnn(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearit
     """
     nonlinearity = check_choice(nonlinearity, "nonlinearity", ("tanh", "relu"))
     hidden_size = _hidden_size(weight_ih, weight_hh, gates=1)
-    x, h0, unbatched = _check_sequence(input, hx, weight_ih.shape[-1], hidden_size, batch_first)
+    x, unbatched = _check_sequence(input, weight_ih.shape[-1], batch_first)
+    h0 = _check_state(hx, x, unbatched, hidden_size, "hx")
     _check_weight(weight_ih, "weight_ih", (hidden_size, x.shape[-1]), x)
     _check_weight(weight_hh, "weight_hh", (hidden_size, hidden_size), x)
     for name, b in (("bias_ih", bias_ih), ("bias_hh", bias_hh)):
@@ -176,31 +246,22 @@ def lstm(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, batch_firs
 
     Shapes as :func:`rnn`, with ``weight_ih`` :math:`(4H, I)`, ``weight_hh`` :math:`(4H, H)`,
     biases :math:`(4H)` and ``hx`` a pair ``(h_0, c_0)`` (or None for zeros). Returns
-    ``(output, (h_n, c_n))``. The backward pass is autograd through nnlib's sigmoid and tanh.
+    ``(output, (h_n, c_n))``. The backward pass is backpropagation through time written out.
     """
     hidden_size = _hidden_size(weight_ih, weight_hh, gates=4)
     if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
         raise TypeError(f"hx must be a pair (h_0, c_0) or None; got {type(hx).__name__}")
     h0, c0 = (None, None) if hx is None else hx
-    x, h, unbatched = _check_sequence(input, h0, weight_ih.shape[-1], hidden_size, batch_first)
-    _, c, _ = _check_sequence(input, c0, weight_ih.shape[-1], hidden_size, batch_first)
+    x, unbatched = _check_sequence(input, weight_ih.shape[-1], batch_first)
+    h = _check_state(h0, x, unbatched, hidden_size, "h_0")
+    c = _check_state(c0, x, unbatched, hidden_size, "c_0")
     _check_weight(weight_ih, "weight_ih", (4 * hidden_size, x.shape[-1]), x)
     _check_weight(weight_hh, "weight_hh", (4 * hidden_size, hidden_size), x)
     for name, b in (("bias_ih", bias_ih), ("bias_hh", bias_hh)):
         if b is not None:
             _check_weight(b, name, (4 * hidden_size,), x)
-    inputs = x @ weight_ih.T
-    for b in (bias_ih, bias_hh):
-        if b is not None:
-            inputs = inputs + b
-    hs = []
-    for t in range(x.shape[0]):
-        i, f, g, o = (inputs[t] + h @ weight_hh.T).chunk(4, dim=-1)
-        i, f, g, o = A.sigmoid(i), A.sigmoid(f), A.tanh(g), A.sigmoid(o)
-        c = f * c + i * g  # the additive cell path: dc_t/dc_{t-1} = diag(f)
-        h = o * A.tanh(c)
-        hs.append(h)
-    out = torch.stack(hs)
+    out, c = _LSTM.apply(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
+    h = out[-1]
     h_n, c_n = h.unsqueeze(0), c.unsqueeze(0)
     if unbatched:
         return out.squeeze(1), (h_n.squeeze(1), c_n.squeeze(1))

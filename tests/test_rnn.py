@@ -102,6 +102,55 @@ def test_bptt_is_the_written_out_loop():
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
+def test_lstm_backward_passes_gradcheck():
+    g = torch.Generator().manual_seed(0)
+    args = [
+        (torch.randn(shape, generator=g, dtype=torch.float64) * 0.5).requires_grad_(True)
+        for shape in [(4, 2, 3), (1, 2, 5), (1, 2, 5), (20, 3), (20, 5), (20,), (20,)]
+    ]
+
+    def fn(x, h, c, w_ih, w_hh, b_ih, b_hh):
+        out, (h_n, c_n) = lstm(x, (h, c), w_ih, w_hh, b_ih, b_hh)
+        return out, h_n, c_n
+
+    assert gradcheck(fn, args)
+
+
+def _lstm_reference(x, h, c, w_ih, w_hh, b):
+    """The LSTM forward written as plain tensor operations, for autograd."""
+    hs = []
+    for t in range(x.shape[0]):
+        i, f, g, o = (x[t] @ w_ih.T + h @ w_hh.T + b).chunk(4, dim=-1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        hs.append(h)
+    return torch.stack(hs), c
+
+
+@pytest.mark.parametrize("scale", [0.5, 30.0])  # 30: gates and cells saturated
+def test_lstm_bptt_is_the_written_out_loop(scale):
+    """The explicit backward equals autograd through the plain forward recurrence, also with
+    every gate saturated (sigmoid and tanh at 0 or 1 to double precision)."""
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(7, 3, 2, generator=g, dtype=torch.float64)
+    h0, c0 = (torch.randn(3, 4, generator=g, dtype=torch.float64) for _ in range(2))
+    weights = [(torch.randn(shape, generator=g, dtype=torch.float64) * scale).requires_grad_(True)
+               for shape in [(16, 2), (16, 4), (16,)]]  # fmt: skip
+    up = torch.randn(7, 3, 4, generator=g, dtype=torch.float64)
+    up_c = torch.randn(3, 4, generator=g, dtype=torch.float64)
+    leaves = [x, h0, c0]
+    for leaf in leaves:
+        leaf.requires_grad_(True)
+    out, (_, c_n) = lstm(x, (h0.unsqueeze(0), c0.unsqueeze(0)), *weights)
+    ours = torch.autograd.grad((out * up).sum() + (c_n[0] * up_c).sum(), [*leaves, *weights])
+    out_r, c_r = _lstm_reference(x, h0, c0, *weights)
+    reference = torch.autograd.grad((out_r * up).sum() + (c_r * up_c).sum(), [*leaves, *weights])
+    torch.testing.assert_close(out, out_r, rtol=1e-12, atol=1e-12)
+    for a, b in zip(ours, reference, strict=True):
+        assert torch.isfinite(a).all()
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
 def test_unbatched_input_and_defaults_match_torch():
     torch.manual_seed(0)
     for kind in ("RNN", "LSTM"):
@@ -224,6 +273,14 @@ U = torch.randn(5, 5)
          ValueError, r"^bias_hh must have shape \(20,\); got \(5,\)$"),
         (lambda: lstm(X3, None, torch.randn(20, 3).long(), torch.randn(20, 5)), TypeError,
          r"^weight_ih must be a floating-point"),
+        (lambda: lstm(X3, (torch.randn(1, 2, 5), torch.randn(1, 2, 4)), torch.randn(20, 3),
+                      torch.randn(20, 5)), ValueError,
+         r"^c_0 must have shape \(1, 2, 5\) \(num_layers=1, \.\.\.\); got \(1, 2, 4\)$"),
+        (lambda: lstm(X3, (torch.randn(1, 2, 5).double(), torch.randn(1, 2, 5)),
+                      torch.randn(20, 3), torch.randn(20, 5)), TypeError,
+         r"^h_0 must have the input's dtype \(torch.float32\); got torch.float64$"),
+        (lambda: lstm(torch.randn(0, 2, 3), None, torch.randn(20, 3), torch.randn(20, 5)),
+         ValueError, r"^input must have at least one time step"),
         (lambda: RNN(0, 3), ValueError, r"^input_size must be in \[1, inf\]; got 0$"),
         (lambda: LSTM(3, 0), ValueError, r"^hidden_size must be in \[1, inf\]; got 0$"),
         (lambda: RNN(3, 4, nonlinearity="gelu"), ValueError, r"^nonlinearity must be one of"),
