@@ -33,7 +33,8 @@ TEST_FILES     := $(sort $(wildcard tests/test_*.py))
 # order given): the longest first, so that no worker is left running a long chapter at the end
 # while the other waits. Measured (benchmarks/bench_book.py, pytest --durations); the order
 # changes only the time a run takes, never what it checks. A file missing here just runs later.
-SLOW_FIRST := chapters/13_remedies_over_seeds.ipynb chapters/12_remedies.ipynb \
+SLOW_FIRST := chapters/13_remedies_over_seeds.ipynb chapters/15_long_lags.ipynb \
+  chapters/12_remedies.ipynb \
   chapters/03_activations_in_practice.ipynb \
   tests/test_notebooks.py tests/test_browser.py chapters/11_vanishing_exploding.ipynb \
   chapters/05_regression_losses.ipynb chapters/02_activation_functions.ipynb
