@@ -22,8 +22,9 @@ Backpropagation through time (BPTT), the backward loop over the steps in reverse
     \frac{\partial L}{\partial x_t} = W_{ih}^\top \delta_t .
 
 Each step back multiplies the gradient by :math:`\operatorname{diag}(f'(z_t))\, W_{hh}^\top`:
-over a lag of :math:`k` steps, a product of :math:`k` such Jacobians, which vanishes or
-explodes with the spectral radius of :math:`W_{hh}`.
+over a lag of :math:`k` steps, a product of :math:`k` such Jacobians. In a linear RNN it
+vanishes or explodes with the spectral radius of :math:`W_{hh}`; saturating slopes
+:math:`f'` shrink it further.
 
 LSTM, as :class:`torch.nn.LSTM` (one layer, one direction; gates in torch's order i, f, g, o):
 

@@ -163,6 +163,13 @@ def test_unbatched_input_and_defaults_match_torch():
                                 b[1] if kind == "LSTM" else (b[1],), strict=True):  # fmt: skip
             assert mine.shape == torchs.shape == (1, 4)
             torch.testing.assert_close(mine, torchs)
+        # an unbatched sequence with an explicit initial state (or pair), shaped (1, H)
+        states = [torch.randn(1, 4, dtype=torch.float64) for _ in range(2)]
+        state = tuple(states) if kind == "LSTM" else states[0]
+        for mine, torchs in zip(ours(x, state), theirs(x, state), strict=True):
+            for m, t in zip(*((v if isinstance(v, tuple) else (v,)) for v in (mine, torchs)),
+                            strict=True):  # fmt: skip
+                torch.testing.assert_close(m, t)
         # the functional forms default to batch_first=False, as the modules
         weights = [p.detach() for p in ours.parameters()]
         x3 = torch.randn(5, 2, 3, dtype=torch.float64)
