@@ -42,7 +42,7 @@ ordered = $(foreach f,$(SLOW_FIRST),$(filter $(f),$(1))) $(filter-out $(SLOW_FIR
 NBVAL_FILES := $(call ordered,$(CHAPTERS_IPYNB))
 TEST_AND_NBVAL_FILES := $(call ordered,$(CHAPTERS_IPYNB) $(TEST_FILES))
 
-.PHONY: all venv book test unit nbval nbval-portable lint notebooks notebook lab bench mutation browser-deps clean distclean
+.PHONY: all venv book test unit nbval nbval-portable lint notebooks notebook lab bench mutation browser-deps translations clean distclean
 
 all: test
 
@@ -62,7 +62,8 @@ $(STAMP): $(BOOK_STAMP) requirements.txt pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (book)" >/dev/null
 	touch $@
 
-## make book: build the HTML book into _build/html from the stored, verified notebook outputs.
+## make book: build the HTML book into _build/html from the stored, verified notebook outputs,
+## and its Chinese edition into _build/html/zh_CN (tools/i18n.py, from locales/zh_CN).
 ## make book BOOK_REPOSITORY=https://github.com/OWNER/REPO [BOOK_BRANCH=main]: the same, with
 ## a repository link and Binder and Colab launch buttons on every page (tools/book_config.py).
 BOOK_REPOSITORY ?=
@@ -75,7 +76,13 @@ else
 	  _config.yml > _config.repository.yml
 	$(BIN)/jupyter-book build $(BOOK_FLAGS) --config _config.repository.yml .
 endif
+	$(BIN)/python -m tools.i18n build
 	@echo "Book: $(abspath _build/html/index.html)"
+
+## make translations: after changing English prose, refresh locales/zh_CN/LC_MESSAGES/*.po
+## (new messages empty, changed ones fuzzy); `make test` fails until they are translated.
+translations: $(BOOK_STAMP)
+	$(BIN)/python -m tools.i18n update
 
 ## make test: lint, unit and pipeline tests, strict nbval on every chapter (then again on
 ## baseline CPU kernels: nbval-portable), then the book build with warnings as errors. Any
@@ -84,6 +91,7 @@ test: $(STAMP) lint browser-deps
 	$(ONE_THREAD) $(BIN)/python -m pytest $(PARALLEL) $(NBVAL_FLAGS) $(TEST_AND_NBVAL_FILES)
 	$(NBVAL_PORTABLE)
 	$(BIN)/jupyter-book build $(BOOK_FLAGS) .
+	$(BIN)/python -m tools.i18n build
 
 ## make nbval-portable: strict nbval again, with PyTorch's and MKL's CPU kernels switched to
 ## their baseline code paths on one thread. Kernels round differently on other CPUs and on

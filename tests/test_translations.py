@@ -1,0 +1,116 @@
+"""The Chinese edition (locales/zh_CN, tools/i18n.py): complete, in step with the English
+prose, and showing the same glued numbers as the English pages."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from tools import i18n, translations
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOGS = ROOT / "locales" / "zh_CN" / "LC_MESSAGES"
+PASTED = re.compile(r'<span class="pasted-text">(.*?)</span>', re.DOTALL)
+
+
+def _ids(path: Path) -> set[str]:
+    with path.open("rb") as f:
+        return {m.id for m in read_po(f) if m.id}
+
+
+def test_every_message_is_translated_and_keeps_its_markup():
+    found = [p for path in sorted(CATALOGS.rglob("*.po")) for p in translations.problems(path)]
+    assert not found, "\n".join(found[:40])
+
+
+def test_markup_check_catches_a_changed_role_or_formula():
+    assert translations.markup("a {glue:text}`x` and $y$ and `z`") == translations.markup(
+        "甲 `z`，$y$ 与 {glue:text}`x`"
+    )
+    assert translations.markup("{glue:text}`x`") != translations.markup("{glue:text}`y`")
+    assert translations.markup("$a+b$") != translations.markup("$a + b$")
+    assert translations.markup("{ref}`text <label>`") == translations.markup("{ref}`文字 <label>`")
+    assert translations.markup("{ref}`text <label>`") != translations.markup("{ref}`text <other>`")
+    assert translations.markup("{cite}`a,b`") != translations.markup("{cite}`a`")
+
+
+@pytest.fixture(scope="module")
+def english_messages(tmp_path_factory):
+    """The messages of the English pages as they are now (Sphinx's gettext builder)."""
+    out = tmp_path_factory.mktemp("gettext")
+    i18n.sphinx("gettext", out)
+    return {pot.relative_to(out).with_suffix(".po"): _ids(pot) for pot in out.rglob("*.pot")}
+
+
+def test_catalogs_follow_the_english_prose(english_messages):
+    """An English sentence changed without `make translations` (and its translation) fails."""
+    catalogs = {p.relative_to(CATALOGS): _ids(p) for p in CATALOGS.rglob("*.po")}
+    assert set(catalogs) == set(english_messages), "pages without a catalog, or the reverse"
+    for name, messages in english_messages.items():
+        new = messages - catalogs[name]
+        gone = catalogs[name] - messages
+        assert not new and not gone, (
+            f"{name}: run `make translations` and translate: {len(new)} new or changed "
+            f"English messages (e.g. {sorted(new)[:1]}), {len(gone)} no longer in the book"
+        )
+
+
+@pytest.fixture(scope="module")
+def editions(tmp_path_factory):
+    """Both editions built from the same configuration, laid out as `make book` lays them
+    out (the Chinese one in zh_CN/ inside the English one), the Chinese one with -W -n."""
+    english = tmp_path_factory.mktemp("html")
+    i18n.sphinx("html", english, "-W", "-n", "--keep-going")
+    chinese = english / "zh_CN"
+    i18n.sphinx("html", chinese, *i18n.CHINESE, "-W", "-n", "--keep-going")
+    return english, chinese
+
+
+def _pages(root: Path) -> list[Path]:
+    skip = {"_static", "_sources", "_images", "_downloads", "zh_CN"}
+    return sorted(p.relative_to(root) for p in root.rglob("*.html")
+                  if not skip & set(p.relative_to(root).parts[:-1]))  # fmt: skip
+
+
+def test_chinese_pages_show_the_english_pages_glued_numbers(editions):
+    english, chinese = editions
+    assert _pages(english) == _pages(chinese)
+    checked = 0
+    for page in _pages(english):  # the same numbers; Chinese word order may change their order
+        en = Counter(PASTED.findall((english / page).read_text()))
+        assert Counter(PASTED.findall((chinese / page).read_text())) == en, page
+        checked += en.total()
+    assert checked > 500  # the chapters glue hundreds of numbers into their prose
+
+
+def test_chinese_pages_are_chinese_and_link_both_ways(editions):
+    english, chinese = editions
+    pages = [p for p in _pages(chinese) if p.parts[0] == "chapters"] + [Path("intro.html")]
+    for page in pages:
+        html = (chinese / page).read_text()
+        assert '<html lang="zh-CN"' in html, page
+        article = re.sub(r"<[^>]+>", " ", html.split("<article", 1)[1])
+        han = len(re.findall(r"[\u4e00-\u9fff]", article))
+        assert han > 200, f"{page}: only {han} Chinese characters in the article"
+        for here, there in ((chinese, english), (english, chinese)):
+            link = re.search(r'<p class="language-link"><a href="([^"]+)"',
+                             (here / page).read_text())  # fmt: skip
+            assert link, f"{here / page} has no link to the other edition"
+            assert ((here / page).parent / link.group(1)).resolve() == (there / page).resolve()
+
+
+def test_chinese_search_finds_chinese_words(editions):
+    """Sphinx's Chinese search splits the text with jieba; without it no Chinese word would
+    be in the index and a Chinese query would find nothing."""
+    _, chinese = editions
+    script = (chinese / "searchindex.js").read_text()
+    index = json.loads(script[script.index("(") + 1 : script.rindex(")")])
+    for word in ("梯度", "激活函数", "反向传播", "损失函数", "梯度消失", "梯度爆炸", "池化"):
+        pages = index["terms"].get(word)
+        assert pages, f"{word} is not in the search index"
+        assert isinstance(pages, int) or len(pages) >= 3, f"{word} is found on {pages} only"

@@ -1,0 +1,96 @@
+"""The Chinese edition: message catalogs and the zh_CN build, from the one _config.yml.
+
+Jupyter Book 1.x's command line cannot pass ``-D language=...`` to Sphinx, so this tool
+asks Jupyter Book for the Sphinx configuration it would use (``jupyter-book config
+sphinx``), writes it under _build/i18n/ with the paths made absolute, and runs Sphinx with it:
+
+    python -m tools.i18n update   # extract the English messages, refresh locales/zh_CN/*.po
+    python -m tools.i18n build    # the Chinese edition at _build/html/zh_CN/ (-W -n)
+
+The English edition is still built by ``jupyter-book build`` (``make book``); both read the
+same executed notebooks, so the code and its outputs are the same in both editions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+CONF_DIR = ROOT / "_build" / "i18n"
+LANGUAGE = "zh_CN"
+LOCALES = ROOT / "locales"
+
+
+# The Chinese build's settings: the language, and sphinx-togglebutton's hint, which that
+# extension translates before the language is known (its own zh-cn catalog has these words)
+CHINESE = ["-D", f"language={LANGUAGE}", "-D", "togglebutton_hint=点击显示",
+           "-D", "togglebutton_hint_hide=点击隐藏"]  # fmt: skip
+
+
+def write_conf() -> Path:
+    """Jupyter Book's Sphinx configuration, usable from _build/i18n/."""
+    CONF_DIR.mkdir(parents=True, exist_ok=True)
+    generated = ROOT / "conf.py"
+    subprocess.run([str(BIN / "jupyter-book"), "config", "sphinx", str(ROOT)], check=True,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
+    text = generated.read_text()
+    generated.unlink()
+    text += f"""
+# Added by tools/i18n.py: this file lives in {CONF_DIR.relative_to(ROOT)}/, not at the root.
+import sys
+sys.path.insert(0, {str(ROOT / "_ext")!r})
+html_static_path = [{str(ROOT / "_static")!r}]
+locale_dirs = [{str(LOCALES)!r}]
+bibtex_bibfiles = [{str(ROOT / "references.bib")!r}]
+"""
+    (CONF_DIR / "conf.py").write_text(text)
+    return CONF_DIR
+
+
+def sphinx(builder: str, out: Path, *extra: str) -> None:
+    """sphinx-build with the book's configuration, always from a fresh environment (-E):
+    myst-nb resolves a glue role that names a page, as every translated one does, from glue
+    data that a reused environment does not hold for the pages it does not read again."""
+    conf = write_conf()
+    subprocess.run([str(BIN / "sphinx-build"), "-b", builder, "-c", str(conf), "-q", "-E",
+                    "-d", str(ROOT / "_build" / f"doctrees-{builder}-{out.name}"), *extra,
+                    str(ROOT), str(out)], check=True)  # fmt: skip
+
+
+def update() -> None:
+    """Extract the messages and merge them into locales/zh_CN (new ones untranslated,
+    changed ones fuzzy, removed ones dropped)."""
+    pot = ROOT / "_build" / "gettext"
+    shutil.rmtree(pot, ignore_errors=True)
+    sphinx("gettext", pot)
+    subprocess.run([str(BIN / "sphinx-intl"), "update", "-p", str(pot), "-l", LANGUAGE,
+                    "-d", str(LOCALES), "-w", "0", "--no-obsolete"], check=True,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
+
+
+def build(warnings_as_errors: bool = True) -> Path:
+    out = ROOT / "_build" / "html" / LANGUAGE
+    flags = ["-W", "-n", "--keep-going"] if warnings_as_errors else []
+    sphinx("html", out, *CHINESE, *flags)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["update", "build", "conf"])
+    args = parser.parse_args()
+    if args.command == "update":
+        update()
+    elif args.command == "build":
+        print(f"Chinese edition: {build() / 'index.html'}")
+    else:
+        print(write_conf() / "conf.py")
+
+
+if __name__ == "__main__":
+    main()
