@@ -104,7 +104,8 @@ NBVAL_PORTABLE = $(PORTABLE_ENV) $(BIN)/python -m pytest -p no:cacheprovider $(P
 nbval-portable: $(STAMP)
 	$(NBVAL_PORTABLE)
 
-## make browser-deps: Debian's Chromium for tests/test_browser.py. Installed only when
+## make browser-deps: Debian's Chromium (and a Chinese font, fonts-noto-cjk, for the Chinese
+## edition) for tests/test_browser.py. Installed only when
 ## missing and only as root with apt-get (CI, containers); otherwise the browser tests are
 ## skipped with a message (and fail under CI=true).
 browser-deps:
@@ -113,6 +114,11 @@ browser-deps:
 	  echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
 	else echo "chromium not found and not installable here: browser tests will be skipped"; fi
+	@if [ -n "$$(fc-list :lang=zh family 2>/dev/null)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's fonts-noto-cjk for the Chinese edition's pages"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-noto-cjk >/dev/null; \
+	else echo "no Chinese font found and none installable here: the Chinese pages will show boxes"; fi
 
 unit: $(STAMP)
 	$(ONE_THREAD) $(BIN)/python -m pytest $(PARALLEL) $(call ordered,$(TEST_FILES))

@@ -1,7 +1,8 @@
 """The built book in a real browser: Debian's Chromium driven by Playwright, served from 127.0.0.1.
 
-Every page of the table of contents is opened in a fresh browser context (empty storage, as
-on a reader's first visit), and each of these is a failure:
+Every page of the table of contents, in the English edition and in the Chinese one
+(zh_CN/, built by tools/i18n.py as `make book` builds it), is opened in a fresh browser
+context (empty storage, as on a reader's first visit), and each of these is a failure:
 
 - a console message of level ``error`` or ``warning``, or an uncaught exception;
 - a request to anything but 127.0.0.1 (blocked, so the book is checked offline even on a
@@ -36,7 +37,7 @@ from urllib.parse import unquote, urljoin, urlparse
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tools import notebooks
+from tools import i18n, notebooks
 from tools.makevars import make_variable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,7 +104,9 @@ def site(tmp_path_factory):
     result = subprocess.run([str(jb), "build", *make_variable("BOOK_FLAGS").split(), str(ROOT),
                              "--path-output", str(out)], capture_output=True, text=True, timeout=900)  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return out / "_build" / "html"
+    html = out / "_build" / "html"
+    i18n.sphinx("html", html / "zh_CN", *i18n.CHINESE, *make_variable("BOOK_FLAGS").split())
+    return html
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -193,9 +196,19 @@ PAGES = notebooks.toc_files(ROOT / "_toc.yml")
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("edition", ["", "zh_CN/"], ids=["en", "zh_CN"])
 @pytest.mark.parametrize("page", PAGES)
-def test_page_renders_cleanly_offline(page, browser, base, site):
-    assert check_page(browser, base, site, f"{page}.html") == []
+def test_page_renders_cleanly_offline(page, edition, browser, base, site):
+    assert check_page(browser, base, site, f"{edition}{page}.html") == []
+
+
+def test_a_chinese_font_is_installed():
+    """Without a CJK font Chromium draws the Chinese edition as empty boxes (checked in the
+    screenshots below); `make browser-deps` installs Debian's fonts-noto-cjk."""
+    if _chromium() is None and not os.environ.get("CI"):
+        pytest.skip("no browser here, so no pages are drawn")
+    fonts = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True)
+    assert fonts.stdout.strip(), "no font with Chinese glyphs: run `make browser-deps`"
 
 
 # One fault each, planted in a copy of a real page (with formulas, figures and links): what
@@ -282,8 +295,9 @@ def test_screenshots_for_review(browser, base):
     context = browser.new_context(viewport={"width": 1280, "height": 2200})
     try:
         tab = context.new_page()
-        for page in ("chapters/04_measuring_error", "chapters/02_activation_functions"):
-            png = out / (page.split("/")[-1] + ".png")
+        for page in ("chapters/04_measuring_error", "chapters/02_activation_functions",
+                     "zh_CN/chapters/14_gradients_through_time"):  # fmt: skip
+            png = out / (page.replace("/", "_").removeprefix("chapters_") + ".png")
             png.unlink(missing_ok=True)
             tab.goto(urljoin(base, f"{page}.html"), wait_until="load")
             tab.evaluate(WAIT_FOR_MATH_AND_FONTS)
@@ -307,3 +321,19 @@ def test_search_finds_pages(browser, base):
         context.close()
     assert not errors
     assert any("02_activation_functions" in hit for hit in hits), f"search results: {hits[:5]}"
+
+
+@pytest.mark.slow
+def test_chinese_search_finds_pages(browser, base):
+    """A Chinese query, as a reader types it, finds the pages about it (jieba's words and the
+    glossary's terms: _ext/zh_search.py)."""
+    context = browser.new_context()
+    try:
+        tab = context.new_page()
+        tab.goto(urljoin(base, "zh_CN/search.html?q=梯度消失"), wait_until="load")
+        tab.wait_for_selector("#search-results li a", timeout=20_000)
+        hits = tab.eval_on_selector_all("#search-results li a", "as => as.map(a => a.href)")
+    finally:
+        context.close()
+    assert any("11_vanishing_exploding" in hit for hit in hits), f"search results: {hits[:5]}"
+    assert all("/zh_CN/" in hit for hit in hits)
