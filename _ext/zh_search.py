@@ -1,4 +1,5 @@
-"""The Chinese edition's search: the glossary's terms as words.
+"""The Chinese edition's search: the glossary's terms as words, and an index built in
+linear time.
 
 Sphinx splits Chinese text into words with jieba (``jieba.cut_for_search``), and the search
 page looks a query up as typed, without splitting it. A term jieba does not know, such as
@@ -27,10 +28,36 @@ def glossary_terms(glossary: Path) -> list[str]:
     return terms
 
 
+class _Terms(list):
+    """A list with set-speed membership. Sphinx's Chinese search keeps every Latin word of
+    the book in a list, ``latin_terms``, and asks ``word in latin_terms`` for each word it
+    indexes: quadratic, about 7 of the Chinese build's 30 s here. Same contents, same
+    answers, found in constant time."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self._members = set(self)
+
+    def append(self, item):
+        super().append(item)
+        self._members.add(item)
+
+    def extend(self, items):
+        items = list(items)
+        super().extend(items)
+        self._members.update(items)
+
+    def __contains__(self, item):
+        return item in self._members
+
+
 def _add_terms(app):
     if not (app.config.language or "").startswith("zh"):
         return
     import jieba  # noqa: PLC0415 (only the Chinese build needs it)
+    from sphinx.search.zh import SearchChinese  # noqa: PLC0415
+
+    SearchChinese.latin_terms = _Terms(SearchChinese.latin_terms)
 
     jieba.setLogLevel(60)  # no "Building prefix dict" chatter on stderr
     for term in glossary_terms(Path(app.srcdir) / "glossary.md"):
