@@ -1,4 +1,5 @@
-"""Glued numbers inside translated prose.
+"""Translated pages for the Chinese edition: glued numbers inside translated prose, the
+parts' captions and the book's title.
 
 Sphinx translates a paragraph by parsing its translated message (``msgstr``) again, on its
 own. A same-page glue role such as ``{glue:text}`acc:.1f``` then finds no glue data ("No key
@@ -63,11 +64,15 @@ def _catalog_of(app, docname: str):
     return translator if has_catalog else None
 
 
+def _translating(config) -> bool:
+    return bool(config.language) and config.language != "en"
+
+
 def _translate_title(app, env, docnames):
     """The book's title (html_title, from _config.yml) as the root page's catalog has it
     (here, once Sphinx has compiled the catalogs, and before the pages are written)."""
     config = app.config
-    if not config.language or config.language == "en":
+    if not _translating(config):
         return
     catalog = _catalog_of(app, config.root_doc)
     if catalog is not None:
@@ -78,7 +83,7 @@ def _translate_captions(app, doctree):
     """The parts' captions in the table of contents: sphinx-external-toc adds the toctrees
     after Sphinx has translated the page, so they are translated here, from the catalog of
     the page that holds them (the root page, where the gettext builder finds them too)."""
-    if not app.config.language or app.config.language == "en":
+    if not _translating(app.config):
         return
     catalog = _catalog_of(app, app.env.docname)
     if catalog is None:

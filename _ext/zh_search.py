@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-# a glossary entry's first line: "vanishing gradient (梯度消失)", "dead ReLU (神经元坏死 / 死亡 ReLU)"
+# a glossary entry's first line, e.g. "vanishing gradient (梯度消失)" or
+# "dead ReLU (神经元坏死 / 死亡 ReLU)"
 TERM_LINE = re.compile(r"^\S[^\n(]*\(([^)]*[\u4e00-\u9fff][^)]*)\)\s*$", re.M)
 HAN = re.compile(r"[\u4e00-\u9fff]+")
 

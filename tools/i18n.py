@@ -2,7 +2,8 @@
 
 Jupyter Book 1.x's command line cannot pass ``-D language=...`` to Sphinx, so this tool
 asks Jupyter Book for the Sphinx configuration it would use (``jupyter-book config
-sphinx``), writes it under _build/i18n/ with the paths made absolute, and runs Sphinx with it:
+sphinx``), makes its paths absolute, and runs Sphinx with it (``conf`` writes that
+configuration to _build/i18n/ for a look):
 
     python -m tools.i18n update   # extract the English messages, refresh locales/zh_CN/*.po
     python -m tools.i18n build    # the Chinese edition at _build/html/zh_CN/ (-W -n)
@@ -14,9 +15,12 @@ same executed notebooks, so the code and its outputs are the same in both editio
 from __future__ import annotations
 
 import argparse
+import fcntl
+import functools
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,34 +36,48 @@ CHINESE = ["-D", f"language={LANGUAGE}", "-D", "togglebutton_hint=点击显示",
            "-D", "togglebutton_hint_hide=点击隐藏"]  # fmt: skip
 
 
-def write_conf() -> Path:
-    """Jupyter Book's Sphinx configuration, usable from _build/i18n/."""
-    CONF_DIR.mkdir(parents=True, exist_ok=True)
+@functools.cache
+def _conf_text() -> str:
+    """Jupyter Book's Sphinx configuration, with its paths made absolute. `jupyter-book
+    config sphinx` can only write conf.py into the book's root, so the file is made there,
+    read and removed under a lock: two test workers may build an edition at the same time."""
+    (ROOT / "_build").mkdir(exist_ok=True)
     generated = ROOT / "conf.py"
-    subprocess.run([str(BIN / "jupyter-book"), "config", "sphinx", str(ROOT)], check=True,
-                   stdout=subprocess.DEVNULL)  # fmt: skip
-    text = generated.read_text()
-    generated.unlink()
+    with open(ROOT / "_build" / ".i18n-conf.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run([str(BIN / "jupyter-book"), "config", "sphinx", str(ROOT)], check=True,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
+        text = generated.read_text()
+        generated.unlink()
     text += f"""
-# Added by tools/i18n.py: this file lives in {CONF_DIR.relative_to(ROOT)}/, not at the root.
+# Added by tools/i18n.py: this file does not live in the book's root.
 import sys
 sys.path.insert(0, {str(ROOT / "_ext")!r})
 html_static_path = [{str(ROOT / "_static")!r}]
 locale_dirs = [{str(LOCALES)!r}]
 bibtex_bibfiles = [{str(ROOT / "references.bib")!r}]
 """
-    (CONF_DIR / "conf.py").write_text(text)
-    return CONF_DIR
+    return text
+
+
+def write_conf(folder: Path = CONF_DIR) -> Path:
+    """The configuration as ``folder``/conf.py; returns ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "conf.py").write_text(_conf_text())
+    return folder
 
 
 def sphinx(builder: str, out: Path, *extra: str) -> None:
     """sphinx-build with the book's configuration, always from a fresh environment (-E):
     myst-nb resolves a glue role that names a page, as every translated one does, from glue
-    data that a reused environment does not hold for the pages it does not read again."""
-    conf = write_conf()
-    subprocess.run([str(BIN / "sphinx-build"), "-b", builder, "-c", str(conf), "-q", "-E",
-                    "-d", str(ROOT / "_build" / f"doctrees-{builder}-{out.name}"), *extra,
-                    str(ROOT), str(out)], check=True)  # fmt: skip
+    data that a reused environment does not hold for the pages it does not read again. The
+    configuration and the doctrees go to a folder of this call's own, so that builds running
+    side by side (pytest workers) cannot share them."""
+    with tempfile.TemporaryDirectory(prefix="i18n-") as work:
+        conf = write_conf(Path(work) / "conf")
+        subprocess.run([str(BIN / "sphinx-build"), "-b", builder, "-c", str(conf), "-q", "-E",
+                        "-d", str(Path(work) / "doctrees"), *extra, str(ROOT), str(out)],
+                       check=True)  # fmt: skip
 
 
 def update() -> None:
