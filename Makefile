@@ -129,8 +129,8 @@ nbval: $(STAMP)
 	$(ONE_THREAD) $(BIN)/python -m pytest $(PARALLEL) $(NBVAL_FLAGS) $(NBVAL_FILES)
 
 lint: $(STAMP)
-	$(BIN)/ruff check nnlib tests tools benchmarks
-	$(BIN)/ruff format --check nnlib tests tools benchmarks
+	$(BIN)/ruff check nnlib tests tools benchmarks _ext
+	$(BIN)/ruff format --check nnlib tests tools benchmarks _ext
 
 ## make notebooks: re-create every chapters/*.ipynb from its .md and execute it in a fresh
 ## kernel, storing the outputs that nbval then verifies. Run after editing a chapter or nnlib.
