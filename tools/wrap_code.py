@@ -1,0 +1,298 @@
+"""Fit the chapters' code cells to the page's code column (``WIDTH`` characters).
+
+    python -m tools.wrap_code chapters/*.md          # rewrite the cells in place
+    python -m tools.wrap_code --check chapters/*.md  # list the lines that are too long
+
+The book's code column shows 77 characters of code at a 1280-pixel-wide window (the
+narrowest at which the theme shows both sidebars; tests/test_browser.py measures it) and more
+in the PDF. A cell is formatted by ruff at that width; what ruff cannot shorten is then
+split here, and ruff runs again:
+
+- a comment is wrapped into several comment lines (an end-of-line comment first moves to
+  its own line above the code);
+- a one-line docstring becomes a wrapped multi-line docstring;
+- a string literal is split at spaces into adjacent literals (Python joins them), inside
+  parentheses that are added when the string is not already within brackets. An f-string
+  is never split inside a replacement field.
+
+Lines that still do not fit are listed, to be shortened by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import re
+import subprocess
+import sys
+import textwrap
+import tokenize
+from pathlib import Path
+
+WIDTH = 77
+SOLUTION_WIDTH = 74  # inside a solution's box (measured: 74.7 characters at 1280 pixels)
+DOCSTRING_QUOTES = ('"""', "'''")
+RUFF = str(Path(sys.executable).with_name("ruff"))
+
+
+def ruff_format(source: str, width: int = WIDTH) -> str:
+    result = subprocess.run(
+        [RUFF, "format", "--isolated", "--line-length", str(width), "-"],
+        input=source, capture_output=True, text=True, check=False)  # fmt: skip
+    if result.returncode != 0:
+        raise ValueError(f"ruff could not format this cell:\n{source}\n{result.stderr}")
+    return result.stdout
+
+
+def _split_points(body: str, fstring: bool) -> list[int]:
+    """Indices just after each space in ``body`` at which a literal may be cut (not inside
+    an f-string's {...}, and not after an escape)."""
+    points, depth, i = [], 0, 0
+    while i < len(body):
+        c = body[i]
+        if fstring and c in "{}":
+            if i + 1 < len(body) and body[i + 1] == c:  # {{ or }}
+                i += 2
+                continue
+            depth += 1 if c == "{" else -1
+        elif c == "\\":
+            i += 2
+            continue
+        elif c == " " and depth == 0:
+            points.append(i + 1)
+        i += 1
+    return points
+
+
+def _split_string(token: str, first_room: int, room: int) -> list[str] | None:
+    m = re.fullmatch(r"([rRbBfFuU]{0,2})(['\"])(.*)\2", token, flags=re.S)
+    if m is None or "\n" in token:
+        return None
+    prefix, quote, body = m.groups()
+    fstring = "f" in prefix.lower()
+    points = _split_points(body, fstring)
+    pieces, start, limit = [], 0, first_room
+    overhead = len(prefix) + 2
+    while len(body) - start + overhead > limit:
+        cut = [p for p in points if start < p and p - start + overhead <= limit]
+        if not cut:
+            break
+        pieces.append(body[start : cut[-1]])
+        start, limit = cut[-1], room
+    pieces.append(body[start:])
+    if len(pieces) == 1:
+        return None
+    out = []
+    for piece in pieces:
+        p = prefix
+        if fstring and "{" not in piece and "}" not in piece:
+            p = prefix.replace("f", "").replace("F", "")
+        out.append(f"{p}{quote}{piece}{quote}")
+    return out
+
+
+def _wrap_comment(indent: str, text: str, width: int) -> list[str]:
+    body = text.lstrip("#").strip()
+    return textwrap.wrap(body, width - len(indent) - 2, break_long_words=False,
+                         break_on_hyphens=False, initial_indent=indent + "# ",
+                         subsequent_indent=indent + "# ")  # fmt: skip
+
+
+def _tokens(source: str) -> list[tokenize.TokenInfo]:
+    return list(tokenize.generate_tokens(io.StringIO(source).readline))
+
+
+def _fix_comment(lines: list[str], n: int, comment: tokenize.TokenInfo, width: int) -> None:
+    line = lines[n]
+    indent = line[: len(line) - len(line.lstrip())]
+    code = line[: comment.start[1]].rstrip()
+    if code.strip():  # an end-of-line comment goes above its code
+        wrapped = _wrap_comment(indent, comment.string, width)
+        lines[n : n + 1] = [w + "\n" for w in wrapped] + [code + "\n"]
+        return
+    first, last = n, n  # a comment line: its block of comment lines is wrapped as one
+    block = re.compile(re.escape(indent) + r"#( |$)")
+    while first > 0 and block.match(lines[first - 1]):
+        first -= 1
+    while last + 1 < len(lines) and block.match(lines[last + 1]):
+        last += 1
+    text = " ".join(line.strip()[1:].strip() for line in lines[first : last + 1])
+    lines[first : last + 1] = [w + "\n" for w in _wrap_comment(indent, text, width)]
+
+
+def _docstring(tokens: list[tokenize.TokenInfo], k: int) -> bool:
+    """Whether token ``k`` is a triple-quoted string standing alone as a statement (a
+    docstring, or a comment written as one), not a value inside an expression."""
+    skip = (tokenize.NL, tokenize.COMMENT)
+    before = [t for t in tokens[:k] if t.type not in skip][-1:]
+    after = [t for t in tokens[k + 1 :] if t.type not in skip][:1]
+    starts = (tokenize.INDENT, tokenize.NEWLINE, tokenize.DEDENT)
+    ends = (tokenize.NEWLINE, tokenize.ENDMARKER)
+    return (
+        tokens[k].string.startswith(DOCSTRING_QUOTES)
+        and (not before or before[0].type in starts)
+        and bool(after)
+        and after[0].type in ends
+    )
+
+
+def _fix_docstring(lines: list[str], token: tokenize.TokenInfo, width: int) -> None:
+    """A docstring's paragraphs wrapped again at ``width``, closing quotes on their own line."""
+    first, last = token.start[0] - 1, token.end[0] - 1
+    indent = " " * token.start[1]
+    quote, body = token.string[:3], token.string[3:-3]
+    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", body.strip())]
+    new = []
+    for k, paragraph in enumerate(paragraphs):
+        wrapped = textwrap.wrap(paragraph, width - len(indent), break_long_words=False,
+                                initial_indent=quote if k == 0 else "")  # fmt: skip
+        new += ([""] if k else []) + wrapped
+    new.append(quote)
+    lines[first : last + 1] = [(indent + w if w else "") + "\n" for w in new]
+
+
+def _fix_string(lines: list[str], n: int, token: tokenize.TokenInfo, width: int) -> bool:
+    line, col = lines[n], token.start[1]
+    indent = line[: len(line) - len(line.lstrip())]
+    inside = _bracket_depth("".join(lines), n, col) > 0
+    inner = col if inside else len(indent) + 4
+    pieces = _split_string(token.string, width - inner - 1, width - inner - 1)
+    if pieces is None:
+        return False
+    before, after = line[:col], line[token.end[1] :]
+    if inside:
+        lines[n] = before + ("\n" + " " * col).join(pieces) + after
+    else:
+        body = "".join(f"{indent}    {p}\n" for p in pieces)
+        lines[n] = before + "(\n" + body + indent + ")" + after
+    return True
+
+
+def _fix_line(lines: list[str], n: int, width: int) -> bool:
+    """Shorten line ``n`` (0-based) of ``lines`` in place; False if nothing applied."""
+    tokens = _tokens("".join(lines))
+    on_line = [t for t in tokens if t.start[0] == n + 1]
+    comments = [t for t in on_line if t.type == tokenize.COMMENT]
+    if comments:
+        _fix_comment(lines, n, comments[0], width)
+        return True
+    for k, t in enumerate(tokens):
+        if t.type == tokenize.STRING and t.start[0] <= n + 1 <= t.end[0] and _docstring(tokens, k):
+            _fix_docstring(lines, t, width)
+            return True
+    strings = [t for t in on_line if t.type == tokenize.STRING and t.end[0] == n + 1]
+    for token in sorted(strings, key=lambda t: len(t.string), reverse=True):
+        if _fix_string(lines, n, token, width):
+            return True
+    return False
+
+
+def _bracket_depth(source: str, n: int, col: int) -> int:
+    depth = 0
+    for t in _tokens(source):
+        if t.start >= (n + 1, col):
+            break
+        if t.type == tokenize.OP:
+            depth += t.string in "([{"
+            depth -= t.string in ")]}"
+    return depth
+
+
+def _comments_above(source: str, width: int) -> str:
+    """Each end-of-line comment on a line that is too long, moved to its own lines above
+    (before ruff, which would otherwise break the code to keep the comment beside it)."""
+    lines = source.splitlines(keepends=True)
+    for n in reversed(range(len(lines))):
+        if len(lines[n].rstrip("\n")) <= width:
+            continue
+        tokens = [t for t in _tokens("".join(lines))
+                  if t.start[0] == n + 1 and t.type == tokenize.COMMENT]  # fmt: skip
+        code = lines[n][: tokens[0].start[1]].rstrip() if tokens else ""
+        if code.strip():
+            indent = lines[n][: len(lines[n]) - len(lines[n].lstrip())]
+            wrapped = _wrap_comment(indent, tokens[0].string, width)
+            lines[n : n + 1] = [w + "\n" for w in wrapped] + [code + "\n"]
+    return "".join(lines)
+
+
+def fit(source: str, width: int = WIDTH) -> str:
+    """The cell's code at ``width``: ruff, then the splits above, until nothing changes."""
+    if source.lstrip().startswith(("%", "!")):
+        return source
+    source = re.sub(r"[ \t]*# (fmt: (skip|off|on)|noqa\b[^\n]*)$", "", source, flags=re.M)
+    text = ruff_format(_comments_above(source, width), width)
+    for _ in range(200):
+        lines = text.splitlines(keepends=True)
+        long = [i for i, line in enumerate(lines) if len(line.rstrip("\n")) > width]
+        changed = False
+        for i in long:
+            if _fix_line(lines, i, width):
+                changed = True
+                break
+        if not changed:
+            break
+        text = ruff_format("".join(lines), width)
+    return text.rstrip("\n")
+
+
+def code_cells(text: str) -> list[tuple[int, int, int]]:
+    """(first, end, width) of the code of each {code-cell} in a MyST Markdown text: its line
+    range after the cell's options (a --- YAML block or :key: lines), and the width it must
+    fit (narrower inside an exercise's solution, whose box is indented)."""
+    lines, cells, i, solution = text.splitlines(), [], 0, False
+    while i < len(lines):
+        if lines[i].startswith(("```{solution-start}", "```{solution-end}")):
+            solution = "start" in lines[i]
+        fence = re.match(r"^(`{3,})\{code-cell\}", lines[i])
+        i += 1
+        if not fence:
+            continue
+        if i < len(lines) and lines[i] == "---":
+            i = lines.index("---", i + 1) + 1
+        while i < len(lines) and re.match(r"^:[\w-]+:", lines[i]):
+            i += 1
+        first = i
+        while lines[i] != fence.group(1):
+            i += 1
+        cells.append((first, i, SOLUTION_WIDTH if solution else WIDTH))
+        i += 1
+    return cells
+
+
+def rewrite(path: Path) -> None:
+    """Every code cell of the page fitted with `fit`; the rest of the file is untouched."""
+    lines = path.read_text().splitlines()
+    for first, end, width in reversed(code_cells(path.read_text())):
+        while first < end and not lines[first].strip():  # a blank line after the options
+            first += 1
+        source = "\n".join(lines[first:end])
+        if source.strip():
+            lines[first:end] = fit(source, width).splitlines()
+    path.write_text("\n".join(lines) + "\n")
+
+
+def too_long(path: Path) -> list[str]:
+    lines = path.read_text().splitlines()
+    return [f"{path}:{n + 1}: {lines[n]}" for first, end, width in code_cells(path.read_text())
+            for n in range(first, end) if len(lines[n]) > width]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true")
+    parser.add_argument("files", nargs="+", type=Path)
+    args = parser.parse_args()
+    problems = []
+    for path in args.files:
+        if not args.check:
+            rewrite(path)
+        problems += too_long(path)
+    print(
+        "\n".join(problems)
+        or f"every code line fits ({WIDTH} characters, {SOLUTION_WIDTH} in solutions)"
+    )
+    sys.exit(1 if args.check and problems else 0)
+
+
+if __name__ == "__main__":
+    main()
