@@ -28,7 +28,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -37,8 +36,7 @@ from urllib.parse import unquote, urljoin, urlparse
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tools import i18n, notebooks
-from tools.makevars import make_variable
+from tools import notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_FLAGS = [
@@ -66,6 +64,9 @@ INSPECT = """() => {
     images: [...document.images].map(i => ({src: i.currentSrc || i.src,
         loaded: i.complete && i.naturalWidth > 0})),
     links: [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href')),
+    wide_code: [...document.querySelectorAll('div.cell_input pre')]
+        .filter(e => e.scrollWidth > e.clientWidth)
+        .map(e => e.textContent.split('\\n').reduce((a, b) => (b.length > a.length ? b : a))),
   };
 }"""
 WAIT_FOR_MATH_AND_FONTS = """async () => {
@@ -98,15 +99,9 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    out = tmp_path_factory.mktemp("book")
-    jb = Path(sys.executable).with_name("jupyter-book")
-    result = subprocess.run([str(jb), "build", *make_variable("BOOK_FLAGS").split(), str(ROOT),
-                             "--path-output", str(out)], capture_output=True, text=True, timeout=900)  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    html = out / "_build" / "html"
-    i18n.sphinx("html", html / "zh_CN", *i18n.CHINESE, *make_variable("BOOK_FLAGS").split())
-    return html
+def site(book):
+    """Both editions, built once per test run (tests/conftest.py)."""
+    return book.html
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -189,6 +184,8 @@ def check_page(browser, base: str, site: Path, page: str) -> list[str]:
         elif not image["loaded"]:
             problems.append(f"image not loaded: {image['src']}")
     problems += _link_problems(site, url, seen["links"])
+    # at 1280 pixels the code column holds tools/wrap_code.py's WIDTH characters
+    problems += [f"code scrolls sideways: {line[:80]}" for line in seen["wide_code"]]
     return problems
 
 
@@ -239,6 +236,8 @@ PLANTED = {
                     r"broken link: no-such-page\.html"),
     "missing_anchor": (END, '<a href="04_measuring_error.html#no-such-section">a section</a>',
                        r"link to a missing anchor: .*#no-such-section"),
+    "code_too_wide": (END, '<div class="cell_input"><pre>' + "w = 1  # " + "x" * 110 + "</pre></div>",
+                      r"code scrolls sideways: w = 1  # xxx"),
 }  # fmt: skip
 HOST_PAGE = "chapters/04_measuring_error"
 
