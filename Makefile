@@ -33,7 +33,7 @@ TEST_FILES     := $(sort $(wildcard tests/test_*.py))
 # order given): the longest first, so that no worker is left running a long chapter at the end
 # while the other waits. Measured (benchmarks/bench_book.py, pytest --durations); the order
 # changes only the time a run takes, never what it checks. A file missing here just runs later.
-SLOW_FIRST := chapters/13_remedies_over_seeds.ipynb chapters/15_long_lags.ipynb \
+SLOW_FIRST := tests/test_pdf.py chapters/13_remedies_over_seeds.ipynb chapters/15_long_lags.ipynb \
   chapters/12_remedies.ipynb \
   chapters/03_activations_in_practice.ipynb \
   tests/test_notebooks.py tests/test_browser.py chapters/11_vanishing_exploding.ipynb \
@@ -42,7 +42,7 @@ ordered = $(foreach f,$(SLOW_FIRST),$(filter $(f),$(1))) $(filter-out $(SLOW_FIR
 NBVAL_FILES := $(call ordered,$(CHAPTERS_IPYNB))
 TEST_AND_NBVAL_FILES := $(call ordered,$(CHAPTERS_IPYNB) $(TEST_FILES))
 
-.PHONY: all venv book test unit nbval nbval-portable lint notebooks notebook lab bench mutation browser-deps translations clean distclean
+.PHONY: all venv book pdf pdf-deps test unit nbval nbval-portable lint notebooks notebook lab bench mutation browser-deps translations clean distclean
 
 all: test
 
@@ -79,15 +79,41 @@ endif
 	$(BIN)/python -m tools.i18n build
 	@echo "Book: $(abspath _build/html/index.html)"
 
+## make pdf: the book as PDF, _build/pdf/book.pdf and its Chinese edition
+## _build/pdf/book-zh_CN.pdf, from the same stored outputs (tools/pdf.py: Sphinx's LaTeX
+## builder, xelatex through latexmk). The TeX toolchain is Debian's (make pdf-deps).
+pdf: $(BOOK_STAMP) pdf-deps
+	$(BIN)/python -m tools.pdf
+
+## make pdf-deps: Debian's TeX Live parts that the PDF needs, installed only when missing and
+## only as root with apt-get (CI, containers); otherwise the PDF tests are skipped with a
+## message (and fail under CI=true), and `make pdf` names what is missing. They are: xelatex,
+## latexmk and xindy; the LaTeX packages of Sphinx and jupyterBook.cls (latex-extra); xeCJK
+## (lang-chinese); the fonts (FreeSerif, Noto CJK); pdftotext and pdffonts for the tests.
+PDF_PACKAGES := texlive-xetex texlive-latex-extra texlive-fonts-recommended texlive-lang-chinese \
+  latexmk xindy fonts-freefont-otf fonts-noto-cjk poppler-utils
+pdf-deps:
+	@if ! command -v dpkg-query >/dev/null 2>&1; then :; else \
+	  missing=""; for p in $(PDF_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	  done; \
+	  if [ -z "$$missing" ]; then :; \
+	  elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's$$missing for the PDF"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "not installed:$$missing (needed for the PDF; install them as root)"; fi; \
+	fi
+
 ## make translations: after changing English prose, refresh locales/zh_CN/LC_MESSAGES/*.po
 ## (new messages empty, changed ones fuzzy); `make test` fails until they are translated.
 translations: $(BOOK_STAMP)
 	$(BIN)/python -m tools.i18n update
 
 ## make test: lint, unit and pipeline tests, strict nbval on every chapter (then again on
-## baseline CPU kernels: nbval-portable), then the book build with warnings as errors. Any
-## failure fails the target.
-test: $(STAMP) lint browser-deps
+## baseline CPU kernels: nbval-portable), then the book build with warnings as errors. The
+## PDFs are built by tests/test_pdf.py, into _build/pdf as `make pdf` does, so the book built
+## last links to them. Any failure fails the target.
+test: $(STAMP) lint browser-deps pdf-deps
 	$(ONE_THREAD) $(BIN)/python -m pytest $(PARALLEL) $(NBVAL_FLAGS) $(TEST_AND_NBVAL_FILES)
 	$(NBVAL_PORTABLE)
 	$(BIN)/jupyter-book build $(BOOK_FLAGS) .

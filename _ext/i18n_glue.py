@@ -21,6 +21,7 @@ import re
 from pathlib import Path, PurePosixPath
 
 import sphinx.transforms.i18n as sphinx_i18n
+from docutils import nodes
 from sphinx import addnodes
 
 # {glue}`key`, {glue:text}`key:fmt`, {glue:md}`key` ... without a page (no "::")
@@ -69,14 +70,19 @@ def _translating(config) -> bool:
 
 
 def _translate_title(app, env, docnames):
-    """The book's title (html_title, from _config.yml) as the root page's catalog has it
-    (here, once Sphinx has compiled the catalogs, and before the pages are written)."""
+    """The book's title (html_title, from _config.yml, and the PDF's title in
+    latex_documents) as the root page's catalog has it (here, once Sphinx has compiled the
+    catalogs, and before the pages are written)."""
     config = app.config
     if not _translating(config):
         return
     catalog = _catalog_of(app, config.root_doc)
     if catalog is not None:
         config.html_title = catalog.gettext(config.html_title)
+        config.latex_documents = [
+            (start, target, catalog.gettext(title), *rest)
+            for start, target, title, *rest in config.latex_documents
+        ]
 
 
 def _translate_captions(app, doctree):
@@ -91,6 +97,11 @@ def _translate_captions(app, doctree):
     for toctree in doctree.findall(addnodes.toctree):
         if toctree.get("caption"):
             toctree["caption"] = catalog.gettext(toctree["caption"])
+    # sphinx-jupyterbook-latex copied each caption to the toctree's wrapper as the page
+    # was read, to make the PDF's part titles from it
+    for wrapper in doctree.findall(nodes.compound):
+        if wrapper.get("caption"):
+            wrapper["caption"] = catalog.gettext(wrapper["caption"])
 
 
 def setup(app):

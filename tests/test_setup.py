@@ -51,6 +51,9 @@ def test_requirements_include_the_book_requirements_once():
 def test_make_book_depends_on_the_light_install_only():
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^book: \$\(BOOK_STAMP\)\s*$", makefile, re.M)
+    # the PDF, too, renders stored outputs: no PyTorch; its TeX comes from pdf-deps
+    assert re.search(r"^pdf: \$\(BOOK_STAMP\) pdf-deps\s*$", makefile, re.M)
+    assert "pdf-deps" in re.search(r"^test: (.*)$", makefile, re.M).group(1).split()
     assert re.search(r"^\$\(BOOK_STAMP\): requirements-book\.txt\s*$", makefile, re.M)
     recipe = re.search(r"^\$\(BOOK_STAMP\):.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
     assert "-r requirements-book.txt" in recipe and "-r requirements.txt" not in recipe

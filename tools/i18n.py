@@ -67,14 +67,18 @@ def write_conf(folder: Path = CONF_DIR) -> Path:
     return folder
 
 
-def sphinx(builder: str, out: Path, *extra: str) -> None:
+def sphinx(builder: str, out: Path, *extra: str, conf_extra: str = "") -> None:
     """sphinx-build with the book's configuration, always from a fresh environment (-E):
     myst-nb resolves a glue role that names a page, as every translated one does, from glue
     data that a reused environment does not hold for the pages it does not read again. The
     configuration and the doctrees go to a folder of this call's own, so that builds running
-    side by side (pytest workers) cannot share them."""
+    side by side (pytest workers) cannot share them. ``conf_extra`` is Python appended to
+    the configuration (settings that ``-D`` cannot express, such as tuples)."""
     with tempfile.TemporaryDirectory(prefix="i18n-") as work:
         conf = write_conf(Path(work) / "conf")
+        if conf_extra:
+            with open(conf / "conf.py", "a") as f:
+                f.write("\n" + conf_extra)
         subprocess.run([str(BIN / "sphinx-build"), "-b", builder, "-c", str(conf), "-q", "-E",
                         "-d", str(Path(work) / "doctrees"), *extra, str(ROOT), str(out)],
                        check=True)  # fmt: skip

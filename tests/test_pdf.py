@@ -1,0 +1,205 @@
+"""The PDF editions (`make pdf`, tools/pdf.py): both build offline from the stored outputs, and
+the text a reader sees in them is the book's, complete and resolved.
+
+The fixture runs what `make pdf` runs, into _build/pdf/ (so that `make test`'s own book build
+afterwards links to the PDFs). Reading the PDFs uses poppler's pdftotext and pdffonts.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from tools import i18n, pdf
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "chapters").glob("*.md"))
+TOOLS = ("xelatex", "latexmk", "xindy", "pdftotext", "pdffonts")
+PASTED_HTML = re.compile(r'<span class="pasted-text">(.*?)</span>', re.DOTALL)
+
+
+@pytest.fixture(scope="module")
+def pdfs() -> dict[str, Path]:
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if missing:
+        message = f"{', '.join(missing)} not installed (make pdf-deps installs Debian's)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; CI must build the PDF")
+        pytest.skip(message)
+    return {edition: pdf.build(edition) for edition in pdf.EDITIONS}
+
+
+def _text(path: Path) -> str:
+    return subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True,
+                          text=True, check=True).stdout  # fmt: skip
+
+
+def _flat(text: str) -> str:
+    """Text without whitespace: pdftotext breaks lines where LaTeX did."""
+    return re.sub(r"\s+", "", text)
+
+
+def _latex_folder(edition: str) -> Path:
+    return ROOT / "_build" / "latex" / edition
+
+
+def _titles(edition: str) -> list[str]:
+    titles = [re.search(r"^# (.+)$", md.read_text(), re.M).group(1) for md in CHAPTERS]
+    if edition == "en":
+        return titles
+    catalogs = ROOT / "locales" / edition / "LC_MESSAGES" / "chapters"
+    translated = []
+    for md, title in zip(CHAPTERS, titles, strict=True):
+        with open(catalogs / f"{md.stem}.po", "rb") as f:
+            translated.append(read_po(f)[title].string)
+    return translated
+
+
+def _plain(title: str) -> str:
+    """A heading's text as the PDF shows it: MyST's inline code and emphasis marks gone."""
+    return re.sub(r"[`*]", "", title)
+
+
+@pytest.mark.parametrize("edition", pdf.EDITIONS)
+def test_every_chapter_and_part_is_in_the_pdf(pdfs, edition):
+    text = _flat(_text(pdfs[edition]))
+    titles = _titles(edition)
+    assert len(titles) == 15
+    for title in titles:
+        assert _flat(_plain(title)) in text, title
+    outline = (_latex_folder(edition) / "book.out").read_text()  # hyperref's PDF bookmarks
+    assert outline.count("{chapter.") >= len(titles) + 3  # and claims, glossary, references
+    assert len(re.findall(r"^\\BOOKMARK \[-1\]\[-\]\{part\.", outline, re.M)) == 6
+
+
+@pytest.mark.parametrize("edition", pdf.EDITIONS)
+def test_the_l1_example_prints_its_verified_outputs(pdfs, edition):
+    text = _flat(_text(pdfs[edition]))
+    assert _flat("tensor(0.6667, dtype=torch.float64)") in text
+    assert _flat("tensor(2., dtype=torch.float64)") in text
+
+
+@pytest.mark.parametrize("edition", pdf.EDITIONS)
+def test_references_resolve_and_latex_reported_no_problem(pdfs, edition):
+    text = _text(pdfs[edition])
+    assert "??" not in text  # LaTeX's mark for a reference it could not resolve
+    for error in ("LaTeX Error", "Undefined control sequence", "Emergency stop"):
+        assert error not in text
+    log = (_latex_folder(edition) / "book.log").read_text(errors="replace")
+    assert "There were undefined references" not in log
+    assert "Citation" not in log or "undefined" not in log.split("Citation", 1)[1][:200]
+    assert "Missing character" not in log  # a glyph the font does not have: drawn as nothing
+
+
+@pytest.mark.parametrize("edition", pdf.EDITIONS)
+def test_exercises_come_with_their_solutions(pdfs, edition):
+    exercises = sum(md.read_text().count("```{exercise}") for md in CHAPTERS)
+    solutions = sum(md.read_text().count("```{solution-start}") for md in CHAPTERS)
+    assert exercises == solutions > 30
+    text = _text(pdfs[edition])
+    word = {"en": "Solution to Exercise", "zh_CN": "解答练习"}[edition]
+    numbers = [int(n) for n in re.findall(word + r"\s*(\d+)", text)]
+    assert numbers == list(range(1, exercises + 1))
+
+
+def _tex_pasted(tex: str) -> dict[str, Counter]:
+    """The glued values in Sphinx's LaTeX, page by page (the page's `::doc` label starts it),
+    with LaTeX's escapes undone."""
+    pages: dict[str, Counter] = {}
+    page = None
+    marker = re.compile(r"\\label\{\\detokenize\{([^}]*)::doc\}\}|\\DUrole\{pasted-text\}\{")
+    position = 0
+    while (match := marker.search(tex, position)) is not None:
+        position = match.end()
+        if match.group(1) is not None:
+            page = match.group(1)
+            pages.setdefault(page, Counter())
+            continue
+        depth, end = 1, position
+        while depth:
+            depth += {"{": 1, "}": -1}.get(tex[end], 0) if tex[end - 1] != "\\" else 0
+            end += 1
+        value = tex[position : end - 1]
+        for latex, plain in ((r"\sphinxhyphen{}", "-"), (r"\%", "%"), (r"\_", "_"),
+                             (r"\textasciitilde{}", "~"), (r"\&", "&"), (r"\#", "#"),
+                             (r"\textless{}", "<"), (r"\textgreater{}", ">")):  # fmt: skip
+            value = value.replace(latex, plain)
+        pages[page][value] += 1
+    return pages
+
+
+@pytest.mark.parametrize("edition", pdf.EDITIONS)
+def test_glued_numbers_equal_the_html_books(pdfs, book, edition):
+    """Each page's glued values in the PDF are the HTML page's, as a multiset, and they are
+    in the PDF's text."""
+    tex = _tex_pasted((_latex_folder(edition) / "book.tex").read_text())
+    site = book.html if edition == "en" else book.chinese
+    text = _flat(_text(pdfs[edition]))
+    checked = 0
+    for page, values in tex.items():
+        page_html = (site / f"{page}.html").read_text()
+        in_html = Counter(html.unescape(re.sub(r"<[^>]+>", "", v))
+                          for v in PASTED_HTML.findall(page_html))  # fmt: skip
+        assert values == in_html, page
+        for value in values:
+            assert _flat(value) in text, (page, value)
+        checked += values.total()
+    assert checked > 500
+
+
+@pytest.mark.parametrize("edition", pdf.EDITIONS)
+def test_every_font_is_embedded(pdfs, edition):
+    rows = subprocess.run(["pdffonts", str(pdfs[edition])], capture_output=True, text=True,
+                          check=True).stdout.splitlines()[2:]  # fmt: skip
+    assert rows
+    # columns: name, type (one or two words), encoding, emb, sub, uni, object ID
+    not_embedded = [row for row in rows if row.split()[-5] != "yes"]
+    assert not not_embedded
+
+
+def test_the_chinese_pdf_is_chinese_in_a_cjk_font(pdfs):
+    text = _text(pdfs[i18n.LANGUAGE])
+    han = len(re.findall(r"[\u4e00-\u9fff]", text))
+    assert han > 50_000, han
+    fonts = subprocess.run(["pdffonts", str(pdfs[i18n.LANGUAGE])], capture_output=True,
+                           text=True, check=True).stdout  # fmt: skip
+    assert "NotoSerifCJK" in fonts and "NotoSansCJK" in fonts
+    for heading in ("目录", "第 I 部分", "第 1 章", "参考文献", "图 "):
+        assert _flat(heading) in _flat(text), heading
+
+
+def _mini_book(folder: Path, pdf_folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "_config.yml").write_text(
+        'title: mini\nexecute:\n  execute_notebooks: "off"\nonly_build_toc_files: true\n'
+        f"sphinx:\n  local_extensions:\n    language_links: {ROOT / '_ext'}\n"
+        f"  config:\n    pdf_folder: {pdf_folder}\n"
+    )
+    (folder / "_toc.yml").write_text("format: jb-book\nroot: index\n")
+    (folder / "index.md").write_text("# Mini\n\nText.\n")
+    return folder
+
+
+def test_html_links_to_the_pdf_once_it_is_built(tmp_path):
+    jb = Path(sys.executable).with_name("jupyter-book")
+    pdfs = tmp_path / "pdf"
+    pdfs.mkdir()
+    for built in (False, True):
+        if built:
+            (pdfs / "book.pdf").write_bytes(b"%PDF-1.5 stand-in")
+        book = _mini_book(tmp_path / f"book-{built}", pdfs)
+        result = subprocess.run([str(jb), "build", "-W", "-n", str(book)], capture_output=True,
+                                text=True, timeout=300)  # fmt: skip
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        page = (book / "_build" / "html" / "index.html").read_text()
+        assert ('class="pdf-link" href="book.pdf"' in page) == built
+        assert (book / "_build" / "html" / "book.pdf").exists() == built
