@@ -79,6 +79,12 @@ def network_off_available() -> bool:
     return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
 
 
+@pytest.fixture(scope="session")
+def network_off() -> bool:
+    """Whether commands can be run here with no network interface (unshare -n)."""
+    return network_off_available()
+
+
 @dataclass(frozen=True)
 class BuiltBook:
     html: Path  # the English edition; the Chinese one is html / "zh_CN"

@@ -2,7 +2,8 @@
 the text a reader sees in them is the book's, complete and resolved.
 
 The fixture runs what `make pdf` runs, into _build/pdf/ (so that `make test`'s own book build
-afterwards links to the PDFs). Reading the PDFs uses poppler's pdftotext and pdffonts.
+afterwards links to the PDFs), without a network interface where one can be dropped. Reading
+the PDFs uses poppler's pdftotext and pdffonts.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from tools import i18n, pdf
+from tools.pdf import pdf_name
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.md"))
@@ -28,14 +30,20 @@ PASTED_HTML = re.compile(r'<span class="pasted-text">(.*?)</span>', re.DOTALL)
 
 
 @pytest.fixture(scope="module")
-def pdfs() -> dict[str, Path]:
+def pdfs(network_off) -> dict[str, Path]:
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing:
         message = f"{', '.join(missing)} not installed (make pdf-deps installs Debian's)"
         if os.environ.get("CI"):
             pytest.fail(f"{message}; CI must build the PDF")
         pytest.skip(message)
-    return {edition: pdf.build(edition) for edition in pdf.EDITIONS}
+    # `make pdf`'s command, with no network interface where one can be dropped
+    command = [sys.executable, "-m", "tools.pdf"]
+    if network_off:
+        command = ["unshare", "-n", *command]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return {edition: pdf.OUT / pdf_name(edition) for edition in pdf.EDITIONS}
 
 
 def _text(path: Path) -> str:

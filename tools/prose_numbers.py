@@ -37,9 +37,10 @@ ALLOWLISTS = Path(__file__).resolve().parent.parent / "tests" / "prose_numbers"
 # A numeral: digits, with decimals, thousands separators or an exponent, not glued to a
 # letter on the left (float32, L1, x2 are names, not numbers).
 NUMERAL = re.compile(r"(?<![A-Za-z_\d.])\d+(?:[.,]\d+)*(?:[eE][-+]?\d+)?")
-# Directives whose body is not prose.
+# Directives whose body is not prose (tabularcolumns: a LaTeX column specification).
 NON_PROSE_DIRECTIVES = {
     "math", "code-block", "code", "code-cell", "sourcecode", "raw", "bibliography",
+    "tabularcolumns",
 }  # fmt: skip
 NO_PROSE_ARGUMENT = {"figure", "image", "include", "literalinclude", "glue:figure"}
 SKIPPED_INLINE = {"code_inline", "math_inline", "math_single", "myst_role", "html_inline"}
