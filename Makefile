@@ -68,15 +68,19 @@ $(STAMP): $(BOOK_STAMP) requirements.txt pyproject.toml
 ## a repository link and Binder and Colab launch buttons on every page (tools/book_config.py).
 BOOK_REPOSITORY ?=
 BOOK_BRANCH ?= main
-book: $(BOOK_STAMP)
+## The two editions are built side by side, one per core (each Sphinx build is one process);
+## the Chinese one writes only inside _build/html/zh_CN.
 ifeq ($(strip $(BOOK_REPOSITORY)),)
-	$(BIN)/jupyter-book build $(BOOK_FLAGS) .
+ENGLISH_BUILD = $(BIN)/jupyter-book build $(BOOK_FLAGS) .
 else
-	$(BIN)/python -m tools.book_config --repository "$(BOOK_REPOSITORY)" --branch "$(BOOK_BRANCH)" \
-	  _config.yml > _config.repository.yml
-	$(BIN)/jupyter-book build $(BOOK_FLAGS) --config _config.repository.yml .
+ENGLISH_BUILD = $(BIN)/python -m tools.book_config --repository "$(BOOK_REPOSITORY)" \
+  --branch "$(BOOK_BRANCH)" _config.yml > _config.repository.yml && \
+  $(BIN)/jupyter-book build $(BOOK_FLAGS) --config _config.repository.yml .
 endif
-	$(BIN)/python -m tools.i18n build
+book: $(BOOK_STAMP)
+	@$(BIN)/python -m tools.i18n build & chinese=$$!; \
+	echo "$(ENGLISH_BUILD)"; $(ENGLISH_BUILD); english=$$?; \
+	wait $$chinese && test $$english = 0
 	@echo "Book: $(abspath _build/html/index.html)"
 
 ## make pdf: the book as PDF, _build/pdf/book.pdf and its Chinese edition
