@@ -88,7 +88,7 @@ def network_off() -> bool:
 @dataclass(frozen=True)
 class BuiltBook:
     html: Path  # the English edition; the Chinese one is html / "zh_CN"
-    offline: bool  # built with no network interface and with `import torch` failing
+    offline: bool  # English edition built with no network interface, `import torch` failing
 
     @property
     def chinese(self) -> Path:
@@ -115,9 +115,9 @@ def _build_book(out: Path) -> BuiltBook:
 @functools.cache
 def built_book() -> BuiltBook:
     BOOK_RUNS.mkdir(parents=True, exist_ok=True)
-    for old in BOOK_RUNS.iterdir():  # earlier runs' books, a day old
-        if old.is_dir() and time.time() - old.stat().st_mtime > 86400:
-            shutil.rmtree(old, ignore_errors=True)
+    for old in BOOK_RUNS.iterdir():  # earlier runs' books and locks, a day old
+        if time.time() - old.stat().st_mtime > 86400:
+            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
     out = BOOK_RUNS / RUN_ID
     done = out / "built.json"
     with open(BOOK_RUNS / f"{RUN_ID}.lock", "w") as lock:

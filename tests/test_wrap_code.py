@@ -3,7 +3,11 @@ it keeps each program the same."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
+
+import pytest
 
 from tools import wrap_code
 
@@ -27,10 +31,9 @@ def test_wrap_code_splits_what_ruff_cannot():
     )
     fitted = wrap_code.fit(source, 40)
     assert max(len(line) for line in fitted.splitlines()) <= 40
-    before, after = {}, {}
-    exec(compile(source, "<source>", "exec"), before)
-    exec(compile(fitted, "<fitted>", "exec"), after)  # the same program
-    assert after["f"].__doc__.split() == before["f"].__doc__.split()
+    before, after = _run(source), _run(fitted)  # the same program, the same output
+    assert after[1] == before[1] and after[0]["x"] == before[0]["x"]
+    assert after[0]["f"].split() == before[0]["f"].split()  # the docstring, wrapped again
     assert wrap_code.fit(fitted, 40) == fitted  # a second run changes nothing
 
 
@@ -48,3 +51,45 @@ def test_code_in_a_solution_gets_the_narrower_width(tmp_path):
     wrap_code.rewrite(page)
     assert wrap_code.too_long(page) == []
     assert page.read_text().count(line) == 1  # the cell outside the solution is unchanged
+
+
+def _run(source: str) -> tuple[dict, str]:
+    """The names a program defines (docstrings included) and what it prints."""
+    namespace: dict = {}
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        exec(compile(source, "<cell>", "exec"), namespace)
+    values = {k: getattr(v, "__doc__", v) if callable(v) else v
+              for k, v in namespace.items() if not k.startswith("__")}  # fmt: skip
+    return values, output.getvalue()
+
+
+TRICKY = {  # what the tool must leave alone or split without changing the program
+    "one-line triple-quoted string": 'x = """a one-line triple-quoted string, long enough"""\n',
+    "named escape": 'y = "word word word word word \\N{EM DASH} and more words to be long"\n',
+    "hash inside a string": 'z = "use # noqa here, and a few more words to be long"\n',
+    "comment after a multi-line string": 's = """a\nb"""  # a comment far too long for the line\n',
+    "comment after a backslash": "t = 1 + \\\n    2  # a comment far too long for the line width\n",
+    "raw f-string": 'w = 3\nr = rf"\\{w} and {w + 1 + 2 + 3 + 4 + 5 + 6 + 7} and more words"\n',
+    "docstring with a list": (
+        'def f():\n    """Items:\n\n    - the first item of a list, which is long\n'
+        '    - the second\n    """\n'
+    ),
+    "unsplittable comment": "# https://example.com/" + "a" * 50 + "\n"
+    'print("a string long enough to be split at its spaces, after the comment")\n',
+}
+
+
+@pytest.mark.parametrize("name", TRICKY)
+def test_fitting_keeps_the_program(name):
+    source = TRICKY[name]
+    fitted = wrap_code.fit(source, 40)
+    assert _run(fitted) == _run(source), fitted
+    assert wrap_code.fit(fitted, 40) == fitted
+
+
+def test_a_line_that_cannot_be_fitted_does_not_stop_the_others():
+    fitted = wrap_code.fit(TRICKY["unsplittable comment"], 40)
+    assert [len(line) > 40 for line in fitted.splitlines()] == [True] + [False] * 4
+    docstring = wrap_code.fit(TRICKY["docstring with a list"], 40)
+    assert "    - the first item of a list, which is long\n" in docstring  # kept as written

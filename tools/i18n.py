@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import functools
+import os
 import shutil
 import subprocess
 import sys
@@ -67,6 +68,30 @@ def write_conf(folder: Path = CONF_DIR) -> Path:
     return folder
 
 
+def compile_catalogs() -> None:
+    """The .mo file of every .po that is newer, written beside it as Sphinx would (babel),
+    but under a lock and each in one step. Sphinx itself rewrites an outdated .mo in place
+    as a build starts; two builds starting together (pytest workers: the Chinese HTML and
+    the Chinese PDF) could then read a half-written catalog, and Sphinx leaves a catalog it
+    cannot read untranslated without a word. Compiled here first, no build rewrites one."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    (ROOT / "_build").mkdir(exist_ok=True)
+    with open(ROOT / "_build" / ".i18n-catalogs.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for po in sorted(LOCALES.rglob("*.po")):
+            mo = po.with_suffix(".mo")
+            if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+                continue
+            with open(po, "rb") as f:
+                catalog = read_po(f, locale=LANGUAGE)
+            partial = mo.with_suffix(".mo.partial")
+            with open(partial, "wb") as f:
+                write_mo(f, catalog)
+            os.replace(partial, mo)
+
+
 def sphinx(builder: str, out: Path, *extra: str, conf_extra: str = "") -> None:
     """sphinx-build with the book's configuration, always from a fresh environment (-E):
     myst-nb resolves a glue role that names a page, as every translated one does, from glue
@@ -74,6 +99,8 @@ def sphinx(builder: str, out: Path, *extra: str, conf_extra: str = "") -> None:
     configuration and the doctrees go to a folder of this call's own, so that builds running
     side by side (pytest workers) cannot share them. ``conf_extra`` is Python appended to
     the configuration (settings that ``-D`` cannot express, such as tuples)."""
+    if f"language={LANGUAGE}" in extra:
+        compile_catalogs()
     with tempfile.TemporaryDirectory(prefix="i18n-") as work:
         conf = write_conf(Path(work) / "conf")
         if conf_extra:
