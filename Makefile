@@ -94,6 +94,8 @@ pdf: $(BOOK_STAMP) pdf-deps
 ## message (and fail under CI=true), and `make pdf` names what is missing. They are: xelatex,
 ## latexmk and xindy; the LaTeX packages of Sphinx and jupyterBook.cls (latex-extra); xeCJK
 ## (lang-chinese); the fonts (FreeSerif, Noto CJK); pdftotext and pdffonts for the tests.
+# Debian packages for the PDF and the browser tests, installed by pdf-deps and browser-deps
+APT_INSTALL := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 PDF_PACKAGES := texlive-xetex texlive-latex-extra texlive-fonts-recommended texlive-lang-chinese \
   latexmk xindy fonts-freefont-otf fonts-noto-cjk poppler-utils
 pdf-deps:
@@ -104,7 +106,7 @@ pdf-deps:
 	  if [ -z "$$missing" ]; then :; \
 	  elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing Debian's$$missing for the PDF"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	    $(APT_INSTALL) $$missing >/dev/null; \
 	  else echo "not installed:$$missing (needed for the PDF; install them as root)"; fi; \
 	fi
 
@@ -142,12 +144,12 @@ browser-deps:
 	@if command -v chromium >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  echo "installing Debian's chromium for the browser tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	  $(APT_INSTALL) chromium >/dev/null; \
 	else echo "chromium not found and not installable here: browser tests will be skipped"; fi
 	@if [ -n "$$(fc-list :lang=zh family 2>/dev/null)" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  echo "installing Debian's fonts-noto-cjk for the Chinese edition's pages"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-noto-cjk >/dev/null; \
+	  $(APT_INSTALL) fonts-noto-cjk >/dev/null; \
 	else echo "no Chinese font found and none installable here: the Chinese pages will show boxes"; fi
 
 unit: $(STAMP)

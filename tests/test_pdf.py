@@ -25,7 +25,7 @@ from tools.pdf import pdf_name
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.md"))
-TOOLS = ("xelatex", "latexmk", "xindy", "pdftotext", "pdffonts")
+TOOLS = (*pdf.TOOLS, "pdftotext", "pdffonts")  # building, then reading back
 PASTED_HTML = re.compile(r'<span class="pasted-text">(.*?)</span>', re.DOTALL)
 
 

@@ -74,21 +74,21 @@ def _split_points(body: str, fstring: bool, raw: bool) -> list[int]:
     return points
 
 
-def _split_string(token: str, first_room: int, room: int) -> list[str] | None:
+def _split_string(token: str, room: int) -> list[str] | None:
     m = re.fullmatch(r"([rRbBfFuU]{0,2})(['\"])(.*)\2", token, flags=re.S)
     if m is None or "\n" in token or token[len(m.group(1)) :].startswith(DOCSTRING_QUOTES):
         return None  # multi-line or triple-quoted: left as it is
     prefix, quote, body = m.groups()
     fstring = "f" in prefix.lower()
     points = _split_points(body, fstring, raw="r" in prefix.lower())
-    pieces, start, limit = [], 0, first_room
+    pieces, start = [], 0
     overhead = len(prefix) + 2
-    while len(body) - start + overhead > limit:
-        cut = [p for p in points if start < p and p - start + overhead <= limit]
+    while len(body) - start + overhead > room:
+        cut = [p for p in points if start < p and p - start + overhead <= room]
         if not cut:
             break
         pieces.append(body[start : cut[-1]])
-        start, limit = cut[-1], room
+        start = cut[-1]
     pieces.append(body[start:])
     if len(pieces) == 1:
         return None
@@ -183,7 +183,7 @@ def _fix_string(lines: list[str], n: int, token: tokenize.TokenInfo, width: int)
     indent = line[: len(line) - len(line.lstrip())]
     inside = _bracket_depth("".join(lines), n, col) > 0
     inner = col if inside else len(indent) + 4
-    pieces = _split_string(token.string, width - inner - 1, width - inner - 1)
+    pieces = _split_string(token.string, width - inner - 1)
     if pieces is None:
         return False
     before, after = line[:col], line[token.end[1] :]
