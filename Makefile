@@ -77,10 +77,11 @@ ENGLISH_BUILD = $(BIN)/python -m tools.book_config --repository "$(BOOK_REPOSITO
   --branch "$(BOOK_BRANCH)" _config.yml > _config.repository.yml && \
   $(BIN)/jupyter-book build $(BOOK_FLAGS) --config _config.repository.yml .
 endif
-book: $(BOOK_STAMP)
-	@$(BIN)/python -m tools.i18n build & chinese=$$!; \
+BOTH_EDITIONS = $(BIN)/python -m tools.i18n build & chinese=$$!; \
 	echo "$(ENGLISH_BUILD)"; $(ENGLISH_BUILD); english=$$?; \
 	wait $$chinese && test $$english = 0
+book: $(BOOK_STAMP)
+	@$(BOTH_EDITIONS)
 	@echo "Book: $(abspath _build/html/index.html)"
 
 ## make pdf: the book as PDF, _build/pdf/book.pdf and its Chinese edition
@@ -116,14 +117,14 @@ translations: $(BOOK_STAMP)
 	$(BIN)/python -m tools.i18n update
 
 ## make test: lint, unit and pipeline tests, strict nbval on every chapter (then again on
-## baseline CPU kernels: nbval-portable), then the book build with warnings as errors. The
-## PDFs are built by tests/test_pdf.py, into _build/pdf as `make pdf` does, so the book built
-## last links to them. Any failure fails the target.
+## baseline CPU kernels: nbval-portable), then both editions' book builds with warnings as
+## errors, side by side as in `make book`. The PDFs are built by tests/test_pdf.py, into
+## _build/pdf as `make pdf` does, so the book built last links to them. Any failure fails
+## the target.
 test: $(STAMP) lint browser-deps pdf-deps
 	$(ONE_THREAD) $(BIN)/python -m pytest $(PARALLEL) $(NBVAL_FLAGS) $(TEST_AND_NBVAL_FILES)
 	$(NBVAL_PORTABLE)
-	$(BIN)/jupyter-book build $(BOOK_FLAGS) .
-	$(BIN)/python -m tools.i18n build
+	@$(BOTH_EDITIONS)
 
 ## make nbval-portable: strict nbval again, with PyTorch's and MKL's CPU kernels switched to
 ## their baseline code paths on one thread. Kernels round differently on other CPUs and on
