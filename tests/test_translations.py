@@ -113,3 +113,26 @@ def test_chinese_search_finds_chinese_words(editions):
         pages = index["terms"].get(word)
         assert pages, f"{word} is not in the search index"
         assert isinstance(pages, int) or len(pages) >= 3, f"{word} is found on {pages} only"
+
+
+def test_a_message_that_is_a_number_is_translated_as_itself(tmp_path):
+    """A changed number in a printed table is a changed message: `make translations` gives it
+    its own value instead of a fuzzy old one, and leaves every other message alone."""
+    po = tmp_path / "page.po"
+    po.write_text(
+        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+        '#, fuzzy\nmsgid "209.8"\nmsgstr "209.9"\n\n'
+        'msgid "7.4%"\nmsgstr ""\n\n'
+        'msgid "-1.5e-03"\nmsgstr ""\n\n'
+        '#, fuzzy\nmsgid "test RMSE"\nmsgstr "旧的"\n\n'
+        'msgid "3 epochs"\nmsgstr ""\n',
+        encoding="utf-8",
+    )
+    assert i18n.fill_numbers(po) == 3
+    with open(po, "rb") as f:
+        messages = {m.id: m for m in read_po(f) if m.id}
+    for number in ("209.8", "7.4%", "-1.5e-03"):
+        assert messages[number].string == number and not messages[number].fuzzy
+    assert messages["test RMSE"].fuzzy and messages["test RMSE"].string == "旧的"
+    assert messages["3 epochs"].string == ""
+    assert i18n.fill_numbers(po) == 0

@@ -18,6 +18,7 @@ import argparse
 import fcntl
 import functools
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -111,15 +112,44 @@ def sphinx(builder: str, out: Path, *extra: str, conf_extra: str = "") -> None:
                        check=True)  # fmt: skip
 
 
+# A message that is a number and nothing else: a cell of a table that a chapter prints
+NUMBER = re.compile(r"[-+\u2212]?(\d[\d,]*(\.\d+)?|\.\d+)([eE][-+]?\d+)?%?")
+
+
+def fill_numbers(po: Path) -> int:
+    """Translate every message of ``po`` that is only a number as that number (a changed
+    output changes such a message, and its old translation would otherwise turn fuzzy);
+    returns how many were filled. Written as sphinx-intl writes (babel, no line wrapping)."""
+    from babel.messages.pofile import read_po, write_po
+
+    with open(po, "rb") as f:
+        catalog = read_po(f, locale=LANGUAGE)
+    filled = 0
+    for message in catalog:
+        if isinstance(message.id, str) and NUMBER.fullmatch(message.id):
+            if message.string != message.id or message.fuzzy:
+                message.string = message.id
+                message.flags.discard("fuzzy")
+                message.previous_id = []
+                filled += 1
+    if filled:
+        with open(po, "wb") as f:
+            write_po(f, catalog, width=0, ignore_obsolete=True)
+    return filled
+
+
 def update() -> None:
     """Extract the messages and merge them into locales/zh_CN (new ones untranslated,
-    changed ones fuzzy, removed ones dropped)."""
+    changed ones fuzzy, removed ones dropped); messages that are only a number are
+    translated as themselves (`fill_numbers`)."""
     pot = ROOT / "_build" / "gettext"
     shutil.rmtree(pot, ignore_errors=True)
     sphinx("gettext", pot)
     subprocess.run([str(BIN / "sphinx-intl"), "update", "-p", str(pot), "-l", LANGUAGE,
                     "-d", str(LOCALES), "-w", "0", "--no-obsolete"], check=True,
                    stdout=subprocess.DEVNULL)  # fmt: skip
+    for po in sorted(LOCALES.rglob("*.po")):
+        fill_numbers(po)
 
 
 def build(warnings_as_errors: bool = True) -> Path:
