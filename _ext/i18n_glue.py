@@ -104,8 +104,26 @@ def _translate_captions(app, doctree):
             wrapper["caption"] = catalog.gettext(wrapper["caption"])
 
 
+def _adopt_translated_nodes(app, doctree):
+    """Make the page's document own every node of its translated messages.
+
+    Sphinx parses each ``msgstr`` as a small document of its own and moves its nodes into
+    the page; those nodes keep pointing to that small document (docutils' ``_document``),
+    whose settings hold the whole build environment. The page's doctree is pickled after
+    this event, so every translated page stored a copy of the environment as it was when
+    the page was read: 0.15 MB for the first chapter, 2.9 MB for the fifteenth, and
+    loading them was most of the time of the Chinese builds. Owned by the page, the nodes
+    pickle as the English ones do."""
+    if not _translating(app.config):
+        return
+    for node in doctree.findall():
+        if node.document is not doctree:
+            node.document = doctree
+
+
 def setup(app):
     sphinx_i18n.init_locale = _init_locale
     app.connect("env-before-read-docs", _translate_title)
     app.connect("doctree-read", _translate_captions)
+    app.connect("doctree-read", _adopt_translated_nodes)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

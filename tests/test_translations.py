@@ -136,3 +136,53 @@ def test_a_message_that_is_a_number_is_translated_as_itself(tmp_path):
     assert messages["test RMSE"].fuzzy and messages["test RMSE"].string == "旧的"
     assert messages["3 epochs"].string == ""
     assert i18n.fill_numbers(po) == 0
+
+
+def _translated_doctree(folder: Path, extensions: list[str]):
+    """A one-page MyST project translated into Chinese, built with MyST's parser (as the
+    book's pages are parsed) and ``extensions`` from _ext/; returns the page's pickled
+    doctree, loaded."""
+    import pickle
+    import subprocess
+    import sys
+
+    from babel.messages.catalog import Catalog
+    from babel.messages.mofile import write_mo
+
+    src = folder / "src"
+    mo = src / "locales" / i18n.LANGUAGE / "LC_MESSAGES" / "page.mo"
+    mo.parent.mkdir(parents=True)
+    (src / "conf.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(ROOT / '_ext')!r})\n"
+        f"extensions = {['myst_parser', *extensions]!r}\n"
+        "locale_dirs = ['locales']\ngettext_compact = False\nroot_doc = 'page'\n"
+    )
+    (src / "page.md").write_text("# Title\n\nA *first* sentence.\n\nA second one.\n")
+    catalog = Catalog(locale=i18n.LANGUAGE)
+    catalog.add("Title", "标题")
+    catalog.add("A *first* sentence.", "第一个*句子*。")
+    catalog.add("A second one.", "第二个。")
+    with open(mo, "wb") as f:
+        write_mo(f, catalog)
+    doctrees = folder / "doctrees"
+    subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-E", "-D",
+                    f"language={i18n.LANGUAGE}", "-d", str(doctrees), str(src),
+                    str(folder / "html")], check=True)  # fmt: skip
+    return pickle.loads((doctrees / "page.doctree").read_bytes())
+
+
+def test_translated_pages_do_not_store_the_build_environment(tmp_path):
+    """Sphinx parses every translated message as a document of its own, whose settings hold
+    the build environment; _ext/i18n_glue.py gives the nodes to the page, so the pickled page
+    holds no copy of the environment (it made the Chinese builds' doctrees grow with every
+    page read, to 2.9 MB for the last chapter). Without the extension the copy is there."""
+
+    def foreign(doctree):
+        return [n for n in doctree.findall() if n.document is not doctree]
+
+    plain = _translated_doctree(tmp_path / "plain", [])
+    assert "第一个" in plain.astext()
+    assert foreign(plain) and any(n.document.settings.env is not None for n in foreign(plain))
+    page = _translated_doctree(tmp_path / "fixed", ["i18n_glue"])
+    assert "第一个" in page.astext() and "第二个" in page.astext()
+    assert not foreign(page)
