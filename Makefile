@@ -69,15 +69,19 @@ $(STAMP): $(BOOK_STAMP) requirements.txt pyproject.toml
 BOOK_REPOSITORY ?=
 BOOK_BRANCH ?= main
 ## The two editions are built side by side, one per core (each Sphinx build is one process);
-## the Chinese one writes only inside _build/html/zh_CN.
+## the Chinese one writes only inside _build/html/zh_CN. With BOOK_REPOSITORY, both build from
+## _config.repository.yml, written first, so both editions have the buttons.
 ifeq ($(strip $(BOOK_REPOSITORY)),)
-ENGLISH_BUILD = $(BIN)/jupyter-book build $(BOOK_FLAGS) .
+BOOK_CONFIG :=
 else
-ENGLISH_BUILD = $(BIN)/python -m tools.book_config --repository "$(BOOK_REPOSITORY)" \
-  --branch "$(BOOK_BRANCH)" _config.yml > _config.repository.yml && \
-  $(BIN)/jupyter-book build $(BOOK_FLAGS) --config _config.repository.yml .
+BOOK_CONFIG := _config.repository.yml
 endif
-BOTH_EDITIONS = $(BIN)/python -m tools.i18n build & chinese=$$!; \
+WITH_CONFIG = $(if $(BOOK_CONFIG), --config $(BOOK_CONFIG))
+WRITE_CONFIG = $(if $(BOOK_CONFIG),$(BIN)/python -m tools.book_config \
+  --repository "$(BOOK_REPOSITORY)" --branch "$(BOOK_BRANCH)" _config.yml > $(BOOK_CONFIG) \
+  || exit 1; )
+ENGLISH_BUILD = $(BIN)/jupyter-book build $(BOOK_FLAGS)$(WITH_CONFIG) .
+BOTH_EDITIONS = $(WRITE_CONFIG)$(BIN)/python -m tools.i18n build$(WITH_CONFIG) & chinese=$$!; \
 	echo "$(ENGLISH_BUILD)"; $(ENGLISH_BUILD); english=$$?; \
 	wait $$chinese && test $$english = 0
 book: $(BOOK_STAMP)

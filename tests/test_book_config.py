@@ -92,3 +92,47 @@ def test_book_built_with_a_repository_has_launch_and_repository_buttons(tmp_path
         f"https://colab.research.google.com/github/example-org/nn-book/blob/main/{notebook}" in page
     )
     assert f'href="{REPO}"' in page
+
+
+def test_make_book_with_a_repository_builds_both_editions_from_it():
+    """`make book BOOK_REPOSITORY=...` writes the augmented config first (a bad URL stops it
+    there), then builds the English and the Chinese edition from it, so both have the
+    buttons; without BOOK_REPOSITORY neither build names a config."""
+
+    def book_commands(*variables: str) -> str:
+        result = subprocess.run(
+            ["make", "-n", "--no-print-directory", "-o", ".venv/.installed-book", "book",
+             *variables],
+            cwd=ROOT, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return result.stdout.replace("\\\n", " ")
+
+    config = "--config _config.repository.yml"
+    plain = book_commands()
+    assert "tools.i18n build &" in plain and "_config.repository.yml" not in plain
+    line = next(
+        line for line in book_commands(f"BOOK_REPOSITORY={REPO}").splitlines() if " & " in line
+    )
+    write, builds = line.split(" || exit 1; ", 1)
+    assert "tools.book_config" in write and REPO in write
+    assert write.endswith("_config.yml > _config.repository.yml")
+    assert f"tools.i18n build {config} &" in builds
+    assert f"jupyter-book build -W -n --keep-going {config} ." in builds
+
+
+def test_the_chinese_edition_gets_the_buttons_from_the_repository_config(tmp_path):
+    """The Chinese build's Sphinx configuration (tools/i18n.py) from the augmented config has
+    the repository link and the launch buttons; from _config.yml it has neither."""
+    config = ROOT / "_config.test-repository-i18n.yml"  # beside _config.yml, as make writes it
+    config.write_text(yaml.safe_dump(book_config.with_repository(_committed_config(), REPO)))
+    try:
+        from tools import i18n
+
+        with_buttons = (i18n.write_conf(tmp_path / "with", config) / "conf.py").read_text()
+    finally:
+        config.unlink()
+    plain = (i18n.write_conf(tmp_path / "plain") / "conf.py").read_text()
+    for text, expected in ((with_buttons, True), (plain, False)):
+        assert (f"'repository_url': '{REPO}'" in text) == expected
+        assert ("'binderhub_url': 'https://mybinder.org'" in text) == expected
+        assert ("'use_repository_button': True" in text) == expected

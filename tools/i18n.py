@@ -7,6 +7,7 @@ configuration to _build/i18n/ for a look):
 
     python -m tools.i18n update   # extract the English messages, refresh locales/zh_CN/*.po
     python -m tools.i18n build    # the Chinese edition at _build/html/zh_CN/ (-W -n)
+    python -m tools.i18n build --config _config.repository.yml   # from another _config.yml
 
 The English edition is still built by ``jupyter-book build`` (``make book``); both read the
 same executed notebooks, so the code and its outputs are the same in both editions.
@@ -39,16 +40,18 @@ CHINESE = ["-D", f"language={LANGUAGE}", "-D", "togglebutton_hint=点击显示",
 
 
 @functools.cache
-def _conf_text() -> str:
-    """Jupyter Book's Sphinx configuration, with its paths made absolute. `jupyter-book
+def _conf_text(config: Path | None = None) -> str:
+    """Jupyter Book's Sphinx configuration (from ``config``, a _config.yml in the book's
+    root; _config.yml itself by default), with its paths made absolute. `jupyter-book
     config sphinx` can only write conf.py into the book's root, so the file is made there,
     read and removed under a lock: two test workers may build an edition at the same time."""
+    option = ["--config", str(Path(config).resolve())] if config else []
     (ROOT / "_build").mkdir(exist_ok=True)
     generated = ROOT / "conf.py"
     with open(ROOT / "_build" / ".i18n-conf.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        subprocess.run([str(BIN / "jupyter-book"), "config", "sphinx", str(ROOT)], check=True,
-                       stdout=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run([str(BIN / "jupyter-book"), "config", "sphinx", *option, str(ROOT)],
+                       check=True, stdout=subprocess.DEVNULL)  # fmt: skip
         text = generated.read_text()
         generated.unlink()
     text += f"""
@@ -62,10 +65,11 @@ bibtex_bibfiles = [{str(ROOT / "references.bib")!r}]
     return text
 
 
-def write_conf(folder: Path = CONF_DIR) -> Path:
-    """The configuration as ``folder``/conf.py; returns ``folder``."""
+def write_conf(folder: Path = CONF_DIR, config: Path | None = None) -> Path:
+    """The configuration (of ``config``, default _config.yml) as ``folder``/conf.py;
+    returns ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "conf.py").write_text(_conf_text())
+    (folder / "conf.py").write_text(_conf_text(config))
     return folder
 
 
@@ -93,17 +97,19 @@ def compile_catalogs() -> None:
             os.replace(partial, mo)
 
 
-def sphinx(builder: str, out: Path, *extra: str, conf_extra: str = "") -> None:
+def sphinx(builder: str, out: Path, *extra: str, conf_extra: str = "",
+           config: Path | None = None) -> None:  # fmt: skip
     """sphinx-build with the book's configuration, always from a fresh environment (-E):
     myst-nb resolves a glue role that names a page, as every translated one does, from glue
     data that a reused environment does not hold for the pages it does not read again. The
     configuration and the doctrees go to a folder of this call's own, so that builds running
     side by side (pytest workers) cannot share them. ``conf_extra`` is Python appended to
-    the configuration (settings that ``-D`` cannot express, such as tuples)."""
+    the configuration (settings that ``-D`` cannot express, such as tuples); ``config`` is
+    the _config.yml to build from (default: the book's own)."""
     if f"language={LANGUAGE}" in extra:
         compile_catalogs()
     with tempfile.TemporaryDirectory(prefix="i18n-") as work:
-        conf = write_conf(Path(work) / "conf")
+        conf = write_conf(Path(work) / "conf", config)
         if conf_extra:
             with open(conf / "conf.py", "a") as f:
                 f.write("\n" + conf_extra)
@@ -152,23 +158,28 @@ def update() -> None:
         fill_numbers(po)
 
 
-def build(warnings_as_errors: bool = True) -> Path:
+def build(warnings_as_errors: bool = True, config: Path | None = None) -> Path:
+    """The Chinese edition's HTML, from ``config`` (default: _config.yml; `make book
+    BOOK_REPOSITORY=...` passes the copy with the repository link and launch buttons)."""
     out = ROOT / "_build" / "html" / LANGUAGE
     flags = ["-W", "-n", "--keep-going"] if warnings_as_errors else []
-    sphinx("html", out, *CHINESE, *flags)
+    sphinx("html", out, *CHINESE, *flags, config=config)
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["update", "build", "conf"])
+    parser.add_argument("--config", type=Path, help="the _config.yml to build from")
     args = parser.parse_args()
+    if args.config is not None and not args.config.is_file():
+        parser.error(f"--config: expected a _config.yml file; got {str(args.config)!r}")
     if args.command == "update":
         update()
     elif args.command == "build":
-        print(f"Chinese edition: {build() / 'index.html'}")
+        print(f"Chinese edition: {build(config=args.config) / 'index.html'}")
     else:
-        print(write_conf() / "conf.py")
+        print(write_conf(config=args.config) / "conf.py")
 
 
 if __name__ == "__main__":
