@@ -72,7 +72,8 @@ def _translating(config) -> bool:
 def _translate_title(app, env, docnames):
     """The book's title (html_title, from _config.yml, and the PDF's title in
     latex_documents) as the root page's catalog has it (here, once Sphinx has compiled the
-    catalogs, and before the pages are written)."""
+    catalogs, and before the pages are written); the PDF's author is the build's ``author``
+    (tools/i18n.py sets the Chinese one)."""
     config = app.config
     if not _translating(config):
         return
@@ -80,8 +81,8 @@ def _translate_title(app, env, docnames):
     if catalog is not None:
         config.html_title = catalog.gettext(config.html_title)
         config.latex_documents = [
-            (start, target, catalog.gettext(title), *rest)
-            for start, target, title, *rest in config.latex_documents
+            (start, target, catalog.gettext(title), config.author, *rest)
+            for start, target, title, _author, *rest in config.latex_documents
         ]
 
 

@@ -3,7 +3,7 @@ the text a reader sees in them is the book's, complete and resolved.
 
 The fixture runs what `make pdf` runs, into _build/pdf/ (so that `make test`'s own book build
 afterwards links to the PDFs), without a network interface where one can be dropped. Reading
-the PDFs uses poppler's pdftotext and pdffonts.
+the PDFs uses poppler's pdftotext, pdffonts and pdfinfo.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from tools.pdf import pdf_name
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.md"))
-TOOLS = (*pdf.TOOLS, "pdftotext", "pdffonts")  # building, then reading back
+TOOLS = (*pdf.TOOLS, "pdftotext", "pdffonts", "pdfinfo")  # building, then reading back
 PASTED_HTML = re.compile(r'<span class="pasted-text">(.*?)</span>', re.DOTALL)
 
 
@@ -186,6 +186,11 @@ def test_the_chinese_pdf_is_chinese_in_a_cjk_font(pdfs):
         assert _flat(heading) in _flat(text), heading
     assert re.search(r"图\s*1\.1[:：]", text)  # figure captions: 图 1.1: ...
     assert "Fig." not in text
+    # the title page's author line, and the document's author in its metadata
+    assert _flat(i18n.AUTHOR) in _flat(text) and "nnlib book authors" not in text
+    info = subprocess.run(["pdfinfo", str(pdfs[i18n.LANGUAGE])], capture_output=True,
+                          text=True, check=True).stdout  # fmt: skip
+    assert re.search(rf"^Author:\s+{re.escape(i18n.AUTHOR)}$", info, re.M), info
 
 
 def _mini_book(folder: Path, pdf_folder: Path) -> Path:

@@ -96,6 +96,8 @@ def test_chinese_pages_are_chinese_and_link_both_ways(editions):
         article = re.sub(r"<[^>]+>", " ", html.split("<article", 1)[1])
         han = len(re.findall(r"[\u4e00-\u9fff]", article))
         assert han > 200, f"{page}: only {han} Chinese characters in the article"
+        author = re.search(r'<p class="component-author">\s*(.*?)\s*</p>', html, re.S)
+        assert author and author.group(1) == f"作者： {i18n.AUTHOR}", page
         for here, there in ((chinese, english), (english, chinese)):
             link = re.search(r'<p class="language-link"><a href="([^"]+)"',
                              (here / page).read_text())  # fmt: skip

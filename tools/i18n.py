@@ -33,10 +33,14 @@ LANGUAGE = "zh_CN"
 LOCALES = ROOT / "locales"
 
 
-# The Chinese build's settings: the language, and sphinx-togglebutton's hint, which that
-# extension translates before the language is known (its own zh-cn catalog has these words)
-CHINESE = ["-D", f"language={LANGUAGE}", "-D", "togglebutton_hint=点击显示",
-           "-D", "togglebutton_hint_hide=点击隐藏"]  # fmt: skip
+# The authors' line of the Chinese pages' footer and of its PDF's title page (_config.yml's
+# author is "The nnlib book authors"; no page of the book holds it, so no catalog does)
+AUTHOR = "nnlib 图书编写组"
+# The Chinese build's settings: the language, the author, and sphinx-togglebutton's hint,
+# which that extension translates before the language is known (its own zh-cn catalog has
+# these words)
+CHINESE = ["-D", f"language={LANGUAGE}", "-D", f"author={AUTHOR}",
+           "-D", "togglebutton_hint=点击显示", "-D", "togglebutton_hint_hide=点击隐藏"]  # fmt: skip
 
 
 @functools.cache
