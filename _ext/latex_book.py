@@ -8,6 +8,8 @@
 - sphinx-jupyterbook-latex loads ucharclasses, which here declares character classes and
   does nothing else; it takes over the same XeTeX mechanism as xeCJK, so it is dropped.
 - The intro's pages get empty running heads instead of the table of contents' ones.
+- Tables are set ragged right and a size smaller, with no column narrower than a word
+  like "LeakyReLU".
 - sphinx-exercise labels an exercise ``exercise:<label>`` in LaTeX, while a ``{ref}`` to
   it points at ``<page>:<label>`` (as Sphinx's own labels do), which stayed undefined ("??"
   in the PDF). The exercise gets that label too.
@@ -44,8 +46,10 @@ INTRO_MARKS = r"""
 """
 
 # The Chinese edition's headings: 目录, 第 I 部分, 第 1 章, 参考文献 (babel knows no Chinese, so
-# Sphinx sets English captions; its own messages, 图 and 表, are Chinese already). The
-# part's heading is patched before hyperref and nameref wrap \@part, so with the fonts.
+# Sphinx sets English captions; its own messages, 图 and 表, are Chinese already), and the
+# running footers' 第 1 章 (Sphinx's \chaptermark puts \@chappos after the number, as Japanese
+# has it; without it the footers said "Chapter 1."). The part's heading is patched before
+# hyperref and nameref wrap \@part, so with the fonts.
 CHINESE_PART = r"""
 \usepackage{etoolbox}
 \makeatletter
@@ -55,11 +59,27 @@ CHINESE_PART = r"""
 """
 CHINESE_HEADINGS = r"""
 \addto\captionsenglish{\renewcommand{\contentsname}{目录}}
+\addto\captionsenglish{\renewcommand{\chaptername}{第}}
 \makeatletter
+\def\@chappos{章}
 \ChNameAsIs
 \ChNameVar{\raggedleft\normalsize\def\@chapapp{第}}
 \ChNumVar{\raggedleft\bfseries\Large\def\thechapter{\arabic{chapter}\,章}}
 \makeatother
+"""
+
+
+# Tables: Sphinx's T columns are tabulary's J (justified), which leaves wide gaps between
+# the words of a narrow column, and its narrowest column is three digits wide: in page 02's
+# eight-column table "LeakyReLU" and a formula ran into the next column and out of the
+# page. Ragged right, a smaller font and less space between the columns, and no column
+# narrower than such a word (tabulary lowers this minimum where the columns cannot all
+# have it). tests/test_pdf.py fails on any overfull box.
+TABLES = r"""
+\usepackage{etoolbox}
+\newcolumntype{T}{L}
+\setlength{\tymin}{5em}
+\AtBeginEnvironment{tabulary}{\small\setlength{\tabcolsep}{4pt}}
 """
 
 
@@ -71,7 +91,7 @@ def _latex_settings(app, config):
     chinese_part = CHINESE_PART if chinese else ""
     elements.setdefault("fontpkg", XELATEX_DEFAULT_FONTPKG + xecjk + CJK_FONTS + chinese_part)
     preamble = elements.get("preamble", "").replace(r"\usepackage[Latin,Greek]{ucharclasses}", "")
-    preamble += INTRO_MARKS
+    preamble += INTRO_MARKS + TABLES
     if chinese:  # after sphinx-jupyterbook-latex's own \contentsname
         preamble += CHINESE_HEADINGS
     elements["preamble"] = preamble

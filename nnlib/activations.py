@@ -768,7 +768,10 @@ class ActivationSpec:
     ``function``/``derivative`` map a tensor to a tensor of the same shape (element-wise ops
     with default parameters; softmax over the last dim, its derivative the diagonal of the
     Jacobian). ``torch_function`` computes the same with PyTorch. ``max_derivative`` is the
-    largest value of f' (None: depends on learned parameters).
+    largest value of f' (None: depends on learned parameters). ``formula`` is TeX math and
+    nothing else, no words (``\text``): the book sets it in a narrow table column, where
+    a word inside math cannot wrap, and its Chinese edition translates the words around
+    formulas, never inside them.
     """
 
     name: str
@@ -826,16 +829,16 @@ ACTIVATIONS: dict[str, ActivationSpec] = {
               "x < 0 (zero gradient)", 1.0, True, False),
         _spec("leaky_relu", "LeakyReLU", r"\max(0.01x, x)", leaky_relu, leaky_relu_derivative,
               _F.leaky_relu, "(-inf, inf)", False, "none", 1.0, True, False),
-        _spec("prelu", "PReLU", r"\max(ax, x),\ a \text{ learned (0.25 here)}",
+        _spec("prelu", "PReLU", r"\max(ax, x),\ a = 0.25",
               lambda x: prelu(x, torch.tensor([0.25], dtype=x.dtype, device=x.device)),
               lambda x: prelu_derivative(x, torch.tensor([0.25], dtype=x.dtype, device=x.device)),
               lambda x: _F.prelu(x, torch.tensor([0.25], dtype=x.dtype, device=x.device)),
               "(-inf, inf)", False, "none", 1.0, True, False),
         _spec("rrelu", "RReLU", r"\max(ax, x),\ a \sim U(l, u)", rrelu, rrelu_derivative,
               _F.rrelu, "(-inf, inf)", False, "none", 1.0, True, False),
-        _spec("elu", "ELU", r"x \text{ if } x>0 \text{ else } e^x - 1", elu, elu_derivative,
+        _spec("elu", "ELU", r"\max(0, x) + \min(0, e^x - 1)", elu, elu_derivative,
               _F.elu, "(-1, inf)", False, "x -> -inf (towards -1)", 1.0, True, True),
-        _spec("selu", "SELU", r"\lambda x \text{ if } x>0 \text{ else } \lambda\alpha(e^x - 1)",
+        _spec("selu", "SELU", r"\lambda\,(\max(0, x) + \min(0, \alpha(e^x - 1)))",
               selu, selu_derivative, _F.selu, "(-1.7581, inf)", False, "x -> -inf",
               _SELU_MAX_D, True, False),
         _spec("gelu", "GELU", r"x\,\Phi(x)", gelu, gelu_derivative, _F.gelu, "[-0.1700, inf)",

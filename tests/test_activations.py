@@ -674,6 +674,8 @@ def test_registry_entries_are_complete_and_typed():
     assert {spec.name for spec in REG.values()} == set(REG)
     for name, spec in REG.items():
         assert isinstance(spec.label, str) and spec.label and isinstance(spec.formula, str), name
+        # math only: no words inside it, no dollars (the chapter adds them)
+        assert "\\text" not in spec.formula and "$" not in spec.formula, name
         assert callable(spec.function) and callable(spec.derivative), name
         assert callable(spec.torch_function) and isinstance(spec.output_range, str), name
         assert isinstance(spec.saturates, str), name

@@ -107,6 +107,10 @@ def test_references_resolve_and_latex_reported_no_problem(pdfs, edition):
                     "There were undefined references", "Missing character"):  # fmt: skip
         assert problem not in log  # (a missing character is a glyph drawn as nothing)
     assert not re.search(r"Citation .* undefined", log)
+    # nothing set wider than its box: a word running into the next table column, or a
+    # line into the margin
+    overfull = re.findall(r"^Overfull \\hbox .*\n.*$", log, re.M)
+    assert not overfull, "\n".join(overfull[:10])
 
 
 @pytest.mark.parametrize("edition", pdf.EDITIONS)
@@ -184,6 +188,9 @@ def test_the_chinese_pdf_is_chinese_in_a_cjk_font(pdfs):
     assert "NotoSerifCJK" in fonts and "NotoSansCJK" in fonts
     for heading in ("目录", "第 I 部分", "第 1 章", "参考文献"):
         assert _flat(heading) in _flat(text), heading
+    # the running footers name the chapter in Chinese too
+    assert not re.search(r"Chapter \d", text)
+    assert _flat("第 13 章五个随机种子") in _flat(text)
     assert re.search(r"图\s*1\.1[:：]", text)  # figure captions: 图 1.1: ...
     assert "Fig." not in text
     # the title page's author line, and the document's author in its metadata
