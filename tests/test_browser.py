@@ -287,6 +287,37 @@ def test_detector_fires(fault, planted_problems):
     assert any(re.search(expected, problem) for problem in problems), (fault, problems)
 
 
+def _longest_code_pages(count: int = 2) -> list[str]:
+    """The chapters with the most code lines of nearly the full width (tools/wrap_code.py)."""
+    from tools.wrap_code import WIDTH
+
+    def long_lines(md: Path) -> int:
+        cells = re.findall(r"^```\{code-cell\}.*?\n(.*?)^```$", md.read_text(), re.S | re.M)
+        return sum(len(line) >= WIDTH - 2 for cell in cells for line in cell.splitlines())
+
+    chapters = sorted((ROOT / "chapters").glob("*.md"), key=long_lines, reverse=True)
+    assert long_lines(chapters[0]) > 0
+    return [f"chapters/{md.stem}.html" for md in chapters[:count]]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", [1200, 1240, 1299])
+def test_code_fits_where_the_theme_shows_both_sidebars(browser, base, width):
+    """From 1200 pixels the theme shows both sidebars and the code column is narrower than at
+    1280 (69 characters at 14 px); _static/code.css sets code smaller up to 1300 pixels. The
+    pages with the longest lines, at both ends of that range and between, scroll no code."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    try:
+        tab = context.new_page()
+        for page in _longest_code_pages():
+            tab.goto(urljoin(base, page), wait_until="load")
+            tab.evaluate(WAIT_FOR_MATH_AND_FONTS)
+            wide = tab.evaluate(INSPECT)["wide_code"]
+            assert not wide, f"{page} at {width} px: code scrolls sideways: {wide[:3]}"
+    finally:
+        context.close()
+
+
 @pytest.mark.slow
 def test_screenshots_for_review(browser, base):
     out = ROOT / "_build" / "screenshots"
