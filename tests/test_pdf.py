@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from tools.pdf import pdf_name
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.md"))
+EPOCH = "SOURCE_DATE_EPOCH"
 TOOLS = (*pdf.TOOLS, "pdftotext", "pdffonts", "pdfinfo")  # building, then reading back
 PASTED_HTML = re.compile(r'<span class="pasted-text">(.*?)</span>', re.DOTALL)
 
@@ -198,6 +200,36 @@ def test_the_chinese_pdf_is_chinese_in_a_cjk_font(pdfs):
     info = subprocess.run(["pdfinfo", str(pdfs[i18n.LANGUAGE])], capture_output=True,
                           text=True, check=True).stdout  # fmt: skip
     assert re.search(rf"^Author:\s+{re.escape(i18n.AUTHOR)}$", info, re.M), info
+
+
+@pytest.mark.parametrize("edition", pdf.EDITIONS)
+def test_the_title_page_is_dated_by_the_last_commit(pdfs, edition):
+    epoch = os.environ.get("SOURCE_DATE_EPOCH") or pdf.commit_epoch()
+    if epoch is None:
+        pytest.skip("not a git checkout: the PDF is dated by its build")
+    day = datetime.fromtimestamp(int(epoch), tz=timezone.utc)
+    expected = day.strftime("%Y年%m月%d日" if edition == i18n.LANGUAGE else "%b %d, %Y")
+    title_page = subprocess.run(["pdftotext", "-enc", "UTF-8", "-l", "1", str(pdfs[edition]),
+                                 "-"], capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert _flat(expected) in _flat(title_page), title_page
+
+
+def test_make_pdf_dates_the_build_by_the_commit_unless_told_otherwise(monkeypatch):
+    """tools/pdf.py sets SOURCE_DATE_EPOCH (which Sphinx dates the title page by) to the last
+    commit's time before it builds, and keeps a value that is set already."""
+    seen, commit_epoch = [], pdf.commit_epoch
+    monkeypatch.setattr(pdf, "build", lambda edition: seen.append(os.environ.get(EPOCH)))
+    monkeypatch.setattr(pdf, "commit_epoch", lambda: "86400")
+    monkeypatch.setattr(pdf, "TOOLS", ())  # runs where TeX is not installed too
+    monkeypatch.setattr(sys, "argv", ["tools.pdf", "en"])
+    monkeypatch.delenv(EPOCH, raising=False)
+    pdf.main()
+    monkeypatch.setenv(EPOCH, "172800")
+    pdf.main()
+    assert seen == ["86400", "172800"]
+    real = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%ct"],
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    assert commit_epoch() == (real or None)
 
 
 def _mini_book(folder: Path, pdf_folder: Path) -> Path:

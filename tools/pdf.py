@@ -8,6 +8,11 @@ through tools/i18n.py, so _config.yml stays the single source), sphinx-jupyterbo
 turns the table of contents' captions into numbered parts, and latexmk runs xelatex
 (Jupyter Book 1.x would default to pdflatex, which cannot set Chinese). Nothing here uses
 the network. The TeX toolchain is Debian's (`make pdf-deps`).
+
+The title page is dated with the last commit's date (``SOURCE_DATE_EPOCH``, which Sphinx
+reads, unless it is set already): the date of the text the PDF prints, so two builds of one
+commit on different days make the same title page. Outside a git checkout it is the day of
+the build.
 """
 
 from __future__ import annotations
@@ -91,6 +96,18 @@ def build(edition: str, out: Path = OUT, work: Path = ROOT / "_build" / "latex")
 TOOLS = ("xelatex", "latexmk", "xindy", "make")
 
 
+def commit_epoch() -> str | None:
+    """The last commit's time (seconds since 1970, as ``SOURCE_DATE_EPOCH`` takes it), or
+    None outside a git checkout."""
+    try:
+        result = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%ct"],
+                                capture_output=True, text=True, timeout=60)  # fmt: skip
+    except OSError:  # no git
+        return None
+    epoch = result.stdout.strip()
+    return epoch if result.returncode == 0 and epoch.isdigit() else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("editions", nargs="*", metavar="edition", help=" or ".join(EDITIONS))
@@ -101,6 +118,9 @@ def main() -> None:
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing:
         sys.exit(f"not found: {', '.join(missing)} (`make pdf-deps` installs Debian's TeX Live)")
+    epoch = commit_epoch()
+    if epoch is not None:
+        os.environ.setdefault("SOURCE_DATE_EPOCH", epoch)
     for edition in args.editions or EDITIONS:
         print(f"PDF ({edition}): {build(edition)}")
 
