@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tools import book_config
-from tools.makevars import make_variable
+from tools.makevars import dry_run, make_variable
 
 ROOT = Path(__file__).resolve().parents[1]
 REPO = "https://github.com/example-org/nn-book"
@@ -99,20 +99,10 @@ def test_make_book_with_a_repository_builds_both_editions_from_it():
     there), then builds the English and the Chinese edition from it, so both have the
     buttons; without BOOK_REPOSITORY neither build names a config."""
 
-    def book_commands(*variables: str) -> str:
-        result = subprocess.run(
-            ["make", "-n", "--no-print-directory", "-o", ".venv/.installed-book", "book",
-             *variables],
-            cwd=ROOT, capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        return result.stdout.replace("\\\n", " ")
-
     config = "--config _config.repository.yml"
-    plain = book_commands()
+    plain = "\n".join(dry_run("book"))
     assert "tools.i18n build &" in plain and "_config.repository.yml" not in plain
-    line = next(
-        line for line in book_commands(f"BOOK_REPOSITORY={REPO}").splitlines() if " & " in line
-    )
+    line = next(line for line in dry_run("book", f"BOOK_REPOSITORY={REPO}") if " & " in line)
     write, builds = line.split(" || exit 1; ", 1)
     assert "tools.book_config" in write and REPO in write
     assert write.endswith("_config.yml > _config.repository.yml")

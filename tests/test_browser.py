@@ -37,6 +37,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from tools import notebooks
+from tools.wrap_code import code_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_FLAGS = [
@@ -289,11 +290,12 @@ def test_detector_fires(fault, planted_problems):
 
 def _longest_code_pages(count: int = 2) -> list[str]:
     """The chapters with the most code lines of nearly the full width (tools/wrap_code.py)."""
-    from tools.wrap_code import WIDTH
 
     def long_lines(md: Path) -> int:
-        cells = re.findall(r"^```\{code-cell\}.*?\n(.*?)^```$", md.read_text(), re.S | re.M)
-        return sum(len(line) >= WIDTH - 2 for cell in cells for line in cell.splitlines())
+        text = md.read_text()
+        lines = text.splitlines()
+        return sum(len(lines[n]) >= width - 2 for first, end, width in code_cells(text)
+                   for n in range(first, end))  # fmt: skip
 
     chapters = sorted((ROOT / "chapters").glob("*.md"), key=long_lines, reverse=True)
     assert long_lines(chapters[0]) > 0

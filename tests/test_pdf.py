@@ -204,7 +204,7 @@ def test_the_chinese_pdf_is_chinese_in_a_cjk_font(pdfs):
 
 @pytest.mark.parametrize("edition", pdf.EDITIONS)
 def test_the_title_page_is_dated_by_the_last_commit(pdfs, edition):
-    epoch = os.environ.get("SOURCE_DATE_EPOCH") or pdf.commit_epoch()
+    epoch = os.environ.get(EPOCH) or pdf.commit_epoch()
     if epoch is None:
         pytest.skip("not a git checkout: the PDF is dated by its build")
     day = datetime.fromtimestamp(int(epoch), tz=timezone.utc)

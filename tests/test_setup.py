@@ -10,12 +10,11 @@ numerical package, requirements.txt includes them instead of repeating them, and
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tools.makevars import make_variable, planted_makefile
+from tools.makevars import dry_run, make_variable, planted_makefile
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = {"torch", "torchvision", "numpy", "scipy", "scikit-learn", "matplotlib", "pillow", "nnlib"}
@@ -64,17 +63,6 @@ def test_make_book_depends_on_the_light_install_only():
         assert "$(STAMP)" in prerequisites, f"make {target} needs the full install"
 
 
-def _dry_run(target: str, makefile: Path = ROOT / "Makefile") -> list[str]:
-    """The commands `make <target>` runs, as make prints them (nothing is executed; the venv's
-    install stamps count as up to date)."""
-    result = subprocess.run(
-        ["make", "-n", "--no-print-directory", "-f", str(makefile), "-o", ".venv/.installed",
-         "-o", ".venv/.installed-book", target],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return result.stdout.replace("\\\n", " ").splitlines()  # join continued recipe lines
-
-
 CHAPTERS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "chapters").glob("*.ipynb"))
 TEST_FILES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_*.py"))
 
@@ -108,7 +96,7 @@ def _check_make_test(lines: list[str]) -> None:
 
 
 def test_make_test_runs_every_check_in_parallel_on_one_thread_per_worker():
-    _check_make_test(_dry_run("test"))
+    _check_make_test(dry_run("test"))
 
 
 WEAKENED = {  # a plausible change that would weaken `make test`, and the text it replaces
@@ -130,11 +118,11 @@ WEAKENED = {  # a plausible change that would weaken `make test`, and the text i
 def test_the_make_test_check_fails_on_a_weakened_makefile(tmp_path, fault):
     planted = planted_makefile(tmp_path, *WEAKENED[fault])
     with pytest.raises(AssertionError):
-        _check_make_test(_dry_run("test", planted))
+        _check_make_test(dry_run("test", makefile=planted))
 
 
 def test_make_nbval_is_the_strict_pass_over_every_chapter():
-    (strict,) = _nbval_runs(_dry_run("nbval"))
+    (strict,) = _nbval_runs(dry_run("nbval"))
     assert set(CHAPTERS) <= set(strict) and not set(TEST_FILES) & set(strict)
     assert "--nbval-lax" not in strict and "ATEN_CPU_CAPABILITY=default" not in strict
 

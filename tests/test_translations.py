@@ -4,11 +4,16 @@ prose, and showing the same glued numbers as the English pages."""
 from __future__ import annotations
 
 import json
+import pickle
 import re
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from tools import i18n, translations
@@ -144,13 +149,6 @@ def _translated_doctree(folder: Path, extensions: list[str]):
     """A one-page MyST project translated into Chinese, built with MyST's parser (as the
     book's pages are parsed) and ``extensions`` from _ext/; returns the page's pickled
     doctree, loaded."""
-    import pickle
-    import subprocess
-    import sys
-
-    from babel.messages.catalog import Catalog
-    from babel.messages.mofile import write_mo
-
     src = folder / "src"
     mo = src / "locales" / i18n.LANGUAGE / "LC_MESSAGES" / "page.mo"
     mo.parent.mkdir(parents=True)

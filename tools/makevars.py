@@ -27,6 +27,16 @@ def make_variable(name: str, makefile: Path | None = None) -> str:
     return result.stdout.strip()
 
 
+def dry_run(target: str, *variables: str, makefile: Path | None = None) -> list[str]:
+    """The commands `make <target> [VAR=value ...]` runs, as make prints them, continued recipe
+    lines joined (nothing is executed; the venv's install stamps count as up to date)."""
+    command = ["make", "-n", "--no-print-directory", "-f", str(makefile or ROOT / "Makefile"),
+               "-o", ".venv/.installed", "-o", ".venv/.installed-book",
+               target, *variables]  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+    return result.stdout.replace("\\\n", " ").splitlines()
+
+
 def planted_makefile(folder: Path, old: str, new: str) -> Path:
     """A copy of the Makefile in ``folder`` with ``old`` replaced by ``new``: for tests that
     plant a weakened setting and show that a check notices it."""
