@@ -121,6 +121,16 @@ def test_the_make_test_check_fails_on_a_weakened_makefile(tmp_path, fault):
         _check_make_test(dry_run("test", makefile=planted))
 
 
+def test_a_variable_given_to_the_calling_make_does_not_hide_a_planted_fault(tmp_path, monkeypatch):
+    """`make test PARALLEL=...` passes its variable to every make the tests start (MAKEFLAGS):
+    the project's Makefile is checked as that command runs it, a planted copy as written."""
+    monkeypatch.setenv("MAKEFLAGS", r" -- PARALLEL=-n\ 2\ --dist\ loadfile")
+    planted = planted_makefile(tmp_path, *WEAKENED["cells split across workers"])
+    with pytest.raises(AssertionError):
+        _check_make_test(dry_run("test", makefile=planted))
+    assert make_variable("PARALLEL") == "-n 2 --dist loadfile"
+
+
 def test_make_nbval_is_the_strict_pass_over_every_chapter():
     (strict,) = _nbval_runs(dry_run("nbval"))
     assert set(CHAPTERS) <= set(strict) and not set(TEST_FILES) & set(strict)

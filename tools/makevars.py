@@ -10,11 +10,24 @@ flag in the Makefile weakens the test's run too, and the test's proof of failure
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# What a make that runs the tests passes to the makes they start: its command line's variables
+# (`make test WORKERS=1`) override the Makefile's own assignments in every sub-make.
+MAKE_ENVIRONMENT = ("MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES", "MAKELEVEL")
+
+
+def _environment(makefile: Path | None) -> dict[str, str] | None:
+    """The environment for make: inherited for the project's Makefile (a variable given to
+    `make test` is part of what it runs), without the calling make's variables for a planted
+    copy, whose own text is the point: an override of the setting it plants would hide it."""
+    if makefile is None:
+        return None
+    return {k: v for k, v in os.environ.items() if k not in MAKE_ENVIRONMENT}
 
 
 def make_variable(name: str, makefile: Path | None = None) -> str:
@@ -23,7 +36,8 @@ def make_variable(name: str, makefile: Path | None = None) -> str:
         raise ValueError(f"name must be a make variable name; got {name!r}")
     command = ["make", "-s", "--no-print-directory", "-f", str(makefile or ROOT / "Makefile"),
                f"print-{name}"]  # fmt: skip
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True,
+                            env=_environment(makefile))  # fmt: skip
     return result.stdout.strip()
 
 
@@ -33,7 +47,8 @@ def dry_run(target: str, *variables: str, makefile: Path | None = None) -> list[
     command = ["make", "-n", "--no-print-directory", "-f", str(makefile or ROOT / "Makefile"),
                "-o", ".venv/.installed", "-o", ".venv/.installed-book",
                target, *variables]  # fmt: skip
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True,
+                            env=_environment(makefile))  # fmt: skip
     return result.stdout.replace("\\\n", " ").splitlines()
 
 
