@@ -55,7 +55,6 @@ import torch
 from torch import nn
 from torch.autograd import Function
 
-from nnlib import activations as A
 from nnlib._validation import check_choice, check_floating, check_int, check_same_device
 
 __all__ = ["rnn", "lstm", "RNN", "LSTM"]
@@ -115,11 +114,11 @@ class _LSTM(Function):
         hs, cs, tanh_cs, acts, h, c = [], [], [], [], h0, c0
         for t in range(x.shape[0]):
             a = inputs[t] + h @ w_hh.T  # pre-activations of the gates i, f, g, o
-            act = A._stable_sigmoid(a)
-            act[..., 2 * hidden : 3 * hidden] = A._stable_tanh(a[..., 2 * hidden : 3 * hidden])
+            act = torch.sigmoid(a)  # torch's own, as the RNN's tanh: one kernel each, stable
+            act[..., 2 * hidden : 3 * hidden] = torch.tanh(a[..., 2 * hidden : 3 * hidden])
             i, f, g, o = act.chunk(4, dim=-1)
             c = f * c + i * g  # the additive cell path: dc_t/dc_{t-1} = diag(f)
-            tanh_cs.append(A._stable_tanh(c))
+            tanh_cs.append(torch.tanh(c))
             h = o * tanh_cs[-1]
             hs.append(h)
             cs.append(c)
@@ -135,19 +134,25 @@ class _LSTM(Function):
         x, h0, c0, w_ih, w_hh, out, cells, tanh_cells, acts = ctx.saved_tensors
         previous = torch.cat([h0.unsqueeze(0), out[:-1]])  # h_{t-1} for every t
         previous_c = torch.cat([c0.unsqueeze(0), cells[:-1]])  # c_{t-1}
-        grad_a = torch.empty_like(acts)
+        i, f, g, o = acts.chunk(4, dim=-1)  # every step's gates: (T, N, H) each
+        # What does not depend on the gradient coming back is computed for all steps at once,
+        # outside the loop (Python, one step at a time): the gate pre-activations' slopes.
+        # c_t = f c_{t-1} + i g gives d c_t/d a = (g i', c_{t-1} f', i g') for the gates i, f, g;
+        # h_t = o tanh(c_t) gives d h_t/d a_o = tanh(c_t) o' and d h_t/d c_t = o tanh'(c_t),
+        # with sigma' = s (1 - s) and tanh' = 1 - tanh^2.
+        slopes = torch.cat([g * i * (1 - i), previous_c * f * (1 - f), i * (1 - g * g),
+                            tanh_cells * o * (1 - o)], dim=-1)  # fmt: skip
+        through_tanh = o * (1 - tanh_cells * tanh_cells)
+        grads = []  # grad_a_t, last step first
         back_h = torch.zeros_like(h0)  # W_hh^T grad_a_{t+1}: nothing after the last step
         back_c = grad_c_n  # the gradient reaching c_t from step t + 1 (or from c_n)
         for t in reversed(range(out.shape[0])):  # backpropagation through time
-            i, f, g, o = acts[t].chunk(4, dim=-1)
             grad_h = grad_out[t] + back_h
-            tanh_c = tanh_cells[t]
-            grad_c = back_c + grad_h * o * (1 - tanh_c * tanh_c)
-            gi, gf, gg, go = grad_c * g, grad_c * previous_c[t], grad_c * i, grad_h * tanh_c
-            back_c = grad_c * f  # along the cell: multiplied by the forget gate only
-            grad_a[t] = torch.cat([gi * i * (1 - i), gf * f * (1 - f), gg * (1 - g * g),
-                                   go * o * (1 - o)], dim=-1)  # fmt: skip
-            back_h = grad_a[t] @ w_hh
+            grad_c = back_c + grad_h * through_tanh[t]
+            grads.append(torch.cat([grad_c, grad_c, grad_c, grad_h], dim=-1) * slopes[t])
+            back_c = grad_c * f[t]  # along the cell: multiplied by the forget gate only
+            back_h = grads[-1] @ w_hh
+        grad_a = torch.stack(grads[::-1])
         flat = grad_a.reshape(-1, grad_a.shape[-1])
         grad_w_hh = flat.T @ previous.reshape(-1, previous.shape[-1])
         grad_w_ih = flat.T @ x.reshape(-1, x.shape[-1])
