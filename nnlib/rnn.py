@@ -70,9 +70,9 @@ class _RNN(Function):
             inputs = inputs + b_ih
         if b_hh is not None:
             inputs = inputs + b_hh
-        hs, h = [], h0
+        hs, h, w_hh_t = [], h0, w_hh.T
         for t in range(x.shape[0]):
-            z = inputs[t] + h @ w_hh.T
+            z = torch.addmm(inputs[t], h, w_hh_t)  # inputs[t] + h W_hh^T, one op
             h = z.clamp(min=0) if relu else torch.tanh(z)
             hs.append(h)
         out = torch.stack(hs)
@@ -86,11 +86,12 @@ class _RNN(Function):
         # f'(z_t) from the outputs: ReLU's is 1 where h > 0; tanh's is 1 - h^2
         slope = out > 0 if ctx.relu else 1 - out * out  # a bool mask multiplies as 0/1
         previous = torch.cat([h0.unsqueeze(0), out[:-1]])  # h_{t-1} for every t
-        deltas = torch.empty_like(out)
+        reversed_deltas = []  # delta_t, last step first
         back = torch.zeros_like(h0)  # W_hh^T delta_{t+1}: nothing after the last step
         for t in reversed(range(out.shape[0])):  # backpropagation through time
-            deltas[t] = (grad_out[t] + back) * slope[t]
-            back = deltas[t] @ w_hh
+            reversed_deltas.append((grad_out[t] + back) * slope[t])
+            back = reversed_deltas[-1] @ w_hh
+        deltas = torch.stack(reversed_deltas[::-1])
         flat = deltas.reshape(-1, deltas.shape[-1])
         grad_w_hh = flat.T @ previous.reshape(-1, previous.shape[-1])
         grad_w_ih = flat.T @ x.reshape(-1, x.shape[-1])
@@ -111,9 +112,9 @@ class _LSTM(Function):
         for b in (b_ih, b_hh):
             if b is not None:
                 inputs = inputs + b
-        hs, cs, tanh_cs, acts, h, c = [], [], [], [], h0, c0
+        hs, cs, tanh_cs, acts, h, c, w_hh_t = [], [], [], [], h0, c0, w_hh.T
         for t in range(x.shape[0]):
-            a = inputs[t] + h @ w_hh.T  # pre-activations of the gates i, f, g, o
+            a = torch.addmm(inputs[t], h, w_hh_t)  # pre-activations of the gates i, f, g, o
             act = torch.sigmoid(a)  # torch's own, as the RNN's tanh: one kernel each, stable
             act[..., 2 * hidden : 3 * hidden] = torch.tanh(a[..., 2 * hidden : 3 * hidden])
             i, f, g, o = act.chunk(4, dim=-1)
@@ -143,16 +144,16 @@ class _LSTM(Function):
         slopes = torch.cat([g * i * (1 - i), previous_c * f * (1 - f), i * (1 - g * g),
                             tanh_cells * o * (1 - o)], dim=-1)  # fmt: skip
         through_tanh = o * (1 - tanh_cells * tanh_cells)
-        grads = []  # grad_a_t, last step first
+        reversed_grads = []  # grad_a_t, last step first
         back_h = torch.zeros_like(h0)  # W_hh^T grad_a_{t+1}: nothing after the last step
         back_c = grad_c_n  # the gradient reaching c_t from step t + 1 (or from c_n)
         for t in reversed(range(out.shape[0])):  # backpropagation through time
             grad_h = grad_out[t] + back_h
             grad_c = back_c + grad_h * through_tanh[t]
-            grads.append(torch.cat([grad_c, grad_c, grad_c, grad_h], dim=-1) * slopes[t])
+            reversed_grads.append(torch.cat([grad_c, grad_c, grad_c, grad_h], dim=-1) * slopes[t])
             back_c = grad_c * f[t]  # along the cell: multiplied by the forget gate only
-            back_h = grads[-1] @ w_hh
-        grad_a = torch.stack(grads[::-1])
+            back_h = reversed_grads[-1] @ w_hh
+        grad_a = torch.stack(reversed_grads[::-1])
         flat = grad_a.reshape(-1, grad_a.shape[-1])
         grad_w_hh = flat.T @ previous.reshape(-1, previous.shape[-1])
         grad_w_ih = flat.T @ x.reshape(-1, x.shape[-1])
