@@ -23,10 +23,16 @@ from collections.abc import Iterable, Sequence
 __all__ = ["Value", "Neuron", "Layer", "MLP"]
 
 
+def _is_real(x) -> bool:
+    """A real number, not a bool. float and int are answered first: the general check asks the
+    numbers.Real ABC, several times slower, and every operation of a training step asks."""
+    return type(x) in (float, int) or (not isinstance(x, bool) and isinstance(x, numbers.Real))
+
+
 def _as_value(other) -> Value:
     if isinstance(other, Value):
         return other
-    if isinstance(other, bool) or not isinstance(other, numbers.Real):
+    if not _is_real(other):
         raise TypeError(f"operand must be a Value or a real number; got {type(other).__name__}")
     return Value(other)
 
@@ -42,9 +48,11 @@ class Value:
 
     def __init__(self, data: float, _parents: tuple[Value, ...] = (), op: str = "",
                  _backward=_leaf_backward):  # fmt: skip
-        if isinstance(data, bool) or not isinstance(data, numbers.Real):
-            raise TypeError(f"data must be a real number; got {type(data).__name__}")
-        self.data = float(data)
+        if type(data) is not float:  # every operation's result is one: no check needed
+            if not _is_real(data):
+                raise TypeError(f"data must be a real number; got {type(data).__name__}")
+            data = float(data)
+        self.data = data
         self.grad = 0.0
         self._backward = _backward  # called with this node: pushes its grad to its parents
         self._parents = _parents
@@ -75,8 +83,10 @@ class Value:
         b.grad += a.data * out.grad
 
     def __pow__(self, exponent) -> Value:
-        if isinstance(exponent, bool) or not isinstance(exponent, numbers.Real):
+        if not _is_real(exponent):
             raise TypeError(f"exponent must be a real number; got {type(exponent).__name__}")
+        if type(exponent) not in (float, int):  # a numpy float32 would round the power to it
+            exponent = float(exponent)
         if self.data <= 0 and not float(exponent).is_integer():
             raise ValueError(f"a non-integer power needs a positive base; got {self.data}")
 
@@ -157,17 +167,17 @@ class Value:
     # --- reverse mode --------------------------------------------------------------------------
     def topological_order(self) -> list[Value]:
         """Every node this value depends on, parents before children (iterative DFS)."""
-        order, seen, stack = [], set(), [(self, False)]
+        order, seen, stack = [], set(), [(self, False)]  # Values hash by identity
         while stack:
             node, expanded = stack.pop()
             if expanded:
                 order.append(node)
                 continue
-            if id(node) in seen:
+            if node in seen:
                 continue
-            seen.add(id(node))
+            seen.add(node)
             stack.append((node, True))
-            stack.extend((parent, False) for parent in node._parents if id(parent) not in seen)
+            stack.extend((parent, False) for parent in node._parents if parent not in seen)
         return order
 
     def backward(self) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import gc
 import math
 import sys
+from fractions import Fraction
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -143,6 +145,13 @@ def test_repr():
     [
         (lambda: Value("1"), TypeError, r"^data must be a real number; got str$"),
         (lambda: Value(True), TypeError, r"^data must be a real number; got bool$"),
+        (lambda: Value(1j), TypeError, r"^data must be a real number; got complex$"),
+        (
+            lambda: Value(1.0) * False,
+            TypeError,
+            r"^operand must be a Value or a real number; got bool$",
+        ),
+        (lambda: Value(2.0) ** True, TypeError, r"^exponent must be a real number; got bool$"),
         (
             lambda: Value(1.0) + "x",
             TypeError,
@@ -176,6 +185,17 @@ def test_repr():
 def test_errors_are_named(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize(
+    "number", [3, 2.5, np.float64(2.5), np.int64(3), np.float32(0.5), Fraction(1, 4)]
+)
+def test_any_real_number_is_accepted_and_stored_as_a_float(number):
+    """float and int take a fast path past the numbers.Real check; other reals take the check."""
+    for value in (Value(number), Value(1.0) * number, number + Value(0.0)):
+        assert type(value.data) is float
+    assert Value(number).data == float(number)
+    assert (Value(2.0) ** number).data == 2.0 ** float(number)
 
 
 def test_sigmoid_is_stable():
