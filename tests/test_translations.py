@@ -9,9 +9,11 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import sphinx_book_theme
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -120,6 +122,82 @@ def test_chinese_search_finds_chinese_words(editions):
         pages = index["terms"].get(word)
         assert pages, f"{word} is not in the search index"
         assert isinstance(pages, int) or len(pages) >= 3, f"{word} is found on {pages} only"
+
+
+# The theme's words on a page: what is outside the page's own text (its article, its title,
+# the navigation's links to pages and sections), as text or as a tooltip or label.
+NOT_THEME = re.compile(r'<article class="bd-article".*?</article>|<script.*?</script>'
+                       r"|<style.*?</style>|<title>.*?</title>", re.S)  # fmt: skip
+UI_ATTRIBUTES = {"title", "aria-label", "placeholder", "data-bs-title", "alt"}
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+class _ThemeWords(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.words, self.inside = [], []  # inside: the open <a> and <h1> (page titles)
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("a", "h1"):
+            self.inside.append(tag)
+        if tag != "a":  # a link's title is the title of the page it leads to
+            self.words += [v.strip() for k, v in attrs if k in UI_ATTRIBUTES and v and v.strip()]
+
+    def handle_endtag(self, tag):
+        if tag in ("a", "h1") and self.inside:
+            self.inside.pop()
+
+    def handle_data(self, data):
+        if not self.inside and data.strip():
+            self.words.append(data.strip())
+
+
+def theme_words(html: str) -> list[str]:
+    parser = _ThemeWords()
+    parser.feed(NOT_THEME.sub(" ", html))
+    return parser.words
+
+
+def english_theme_words(html: str) -> set[str]:
+    """The theme's words on a page that have no Chinese in them but an English word (three
+    letters or more): not the keyboard's Ctrl, not a file suffix such as .ipynb."""
+    return {w for w in theme_words(html)
+            if re.search(r"[A-Za-z]{3,}", w) and not HAN.search(w)
+            and w != "Ctrl" and not re.fullmatch(r"\.\w+", w)}  # fmt: skip
+
+
+def test_the_theme_speaks_chinese_in_the_chinese_edition(editions):
+    """Tooltips, labels, the search box and the footer (_ext/theme_i18n.py). The same check
+    finds the English words on every English page, so it can see them."""
+    english, chinese = editions
+    for page in _pages(chinese):
+        html = (chinese / page).read_text()
+        assert not english_theme_words(html), page
+        assert "列印" not in html, page  # sphinx-book-theme's zh_CN word for "print"
+        english_html = (english / page).read_text()
+        assert english_theme_words(english_html) or 'http-equiv="Refresh"' in english_html, page
+    page = Path("chapters/04_measuring_error.html")
+    assert {"打印为 PDF", "搜索本书……", "© 版权所有 2026。", "显示或隐藏导航栏", "全书导航"} <= set(
+        theme_words((chinese / page).read_text())
+    )
+    assert {"Print to PDF", "Search this book...", "© Copyright 2026.", "Toggle primary sidebar",
+            "Main", "Color mode"} <= set(theme_words((english / page).read_text()))  # fmt: skip
+
+
+def test_the_book_s_theme_templates_differ_only_in_the_words_they_mark():
+    """_templates/ holds copies of sphinx-book-theme templates that write words in English
+    only; the copies wrap them in _() and change nothing else (a newer theme would show)."""
+    theme = Path(sphinx_book_theme.__file__).parent / "theme" / "sphinx_book_theme"
+    copies = sorted((ROOT / "_templates").glob("*.html"))
+    assert [p.name for p in copies] == ["layout.html", "sbt-sidebar-nav.html",
+                                        "toggle-primary-sidebar.html",
+                                        "toggle-secondary-sidebar.html"]  # fmt: skip
+    for copy in copies:
+        folder = theme if copy.name == "layout.html" else theme / "components"
+        original = (folder / copy.name).read_text()
+        marked = copy.read_text()
+        assert '{{ _("' in marked, copy.name
+        assert re.sub(r'\{\{ _\("([^"]+)"\) \}\}', r"\1", marked) == original, copy.name
 
 
 def test_a_message_that_is_a_number_is_translated_as_itself(tmp_path):

@@ -36,11 +36,12 @@ LOCALES = ROOT / "locales"
 # The authors' line of the Chinese pages' footer and of its PDF's title page (_config.yml's
 # author is "The nnlib book authors"; no page of the book holds it, so no catalog does)
 AUTHOR = "nnlib 图书编写组"
-# The Chinese build's settings: the language, the author, and sphinx-togglebutton's hint,
-# which that extension translates before the language is known (its own zh-cn catalog has
-# these words)
+# The Chinese build's settings: the language, the author, sphinx-togglebutton's hint, which
+# that extension translates before the language is known (its own zh-cn catalog has these
+# words), and the search box's text, a theme option (_ext/theme_i18n.py: the theme's words)
 CHINESE = ["-D", f"language={LANGUAGE}", "-D", f"author={AUTHOR}",
-           "-D", "togglebutton_hint=点击显示", "-D", "togglebutton_hint_hide=点击隐藏"]  # fmt: skip
+           "-D", "togglebutton_hint=点击显示", "-D", "togglebutton_hint_hide=点击隐藏",
+           "-D", "html_theme_options.search_bar_text=搜索本书……"]  # fmt: skip
 
 
 @functools.cache
@@ -63,7 +64,8 @@ def _conf_text(config: Path | None = None) -> str:
 import sys
 sys.path.insert(0, {str(ROOT / "_ext")!r})
 html_static_path = [{str(ROOT / "_static")!r}]
-locale_dirs = [{str(LOCALES)!r}]
+locale_dirs = [{str(LOCALES)!r}, {str(LOCALES / "theme")!r}]
+templates_path = [{str(ROOT / "_templates")!r}]
 bibtex_bibfiles = [{str(ROOT / "references.bib")!r}]
 """
     return text
@@ -112,6 +114,9 @@ def sphinx(builder: str, out: Path, *extra: str, conf_extra: str = "",
     the _config.yml to build from (default: the book's own)."""
     if f"language={LANGUAGE}" in extra:
         compile_catalogs()
+    if builder == "gettext":  # the pages' messages only: Sphinx would also extract the words
+        # of the templates in templates_path, which locales/theme translates (_ext/theme_i18n.py)
+        conf_extra = "templates_path = []\n" + conf_extra
     with tempfile.TemporaryDirectory(prefix="i18n-") as work:
         conf = write_conf(Path(work) / "conf", config)
         if conf_extra:
