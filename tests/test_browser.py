@@ -65,6 +65,19 @@ INSPECT = """() => {
     images: [...document.images].map(i => ({src: i.currentSrc || i.src,
         loaded: i.complete && i.naturalWidth > 0})),
     links: [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href')),
+    split_headers: [...document.querySelectorAll('th')].flatMap(th => {
+      const split = [], words = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+      for (let node; (node = words.nextNode());) {
+        for (const word of node.data.matchAll(/[\u4e00-\u9fff]{2,}/g)) {
+          const range = document.createRange();
+          range.setStart(node, word.index);
+          range.setEnd(node, word.index + word[0].length);
+          const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+          if (lines.size > 1) split.push(word[0]);
+        }
+      }
+      return split;
+    }),
     wide_code: [...document.querySelectorAll('div.cell_input pre')]
         .filter(e => e.scrollWidth > e.clientWidth)
         .map(e => e.textContent.split('\\n').reduce((a, b) => (b.length > a.length ? b : a))),
@@ -187,6 +200,8 @@ def check_page(browser, base: str, site: Path, page: str) -> list[str]:
     problems += _link_problems(site, url, seen["links"])
     # at 1280 pixels the code column holds tools/wrap_code.py's WIDTH characters
     problems += [f"code scrolls sideways: {line[:80]}" for line in seen["wide_code"]]
+    # a Chinese word in a table's header stays on one line (_static/chinese.css)
+    problems += [f"table header split across lines: {word}" for word in seen["split_headers"]]
     return problems
 
 
@@ -237,6 +252,9 @@ PLANTED = {
                     r"broken link: no-such-page\.html"),
     "missing_anchor": (END, '<a href="04_measuring_error.html#no-such-section">a section</a>',
                        r"link to a missing anchor: .*#no-such-section"),
+    "split_table_header": (END, '<table style="width: 4em"><tr><th>以零为中心</th><th>饱和</th>'
+                           "</tr><tr><td>否</td><td>无</td></tr></table>",
+                           r"table header split across lines: 以零为中心"),
     "code_too_wide": (END, '<div class="cell_input"><pre>' + "w = 1  # " + "x" * 110 + "</pre></div>",
                       r"code scrolls sideways: w = 1  # xxx"),
 }  # fmt: skip
