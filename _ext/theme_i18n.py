@@ -13,9 +13,10 @@ templates without marking them for translation, and its zh_CN catalog has 列印
 - The four unmarked words: the book's copies of those templates in ``_templates/`` mark them
   with ``_()``, and nothing else differs (tests/test_translations.py compares them with the
   theme's); in English they read exactly as before.
-- sphinx-book-theme's domain ("booktheme"): ``booktheme.po`` in the same folder. The theme
-  registers its catalog as it is set up; this extension puts the book's catalog in front of
-  it once the builder exists, with the theme's as the fallback for every other message.
+- sphinx-book-theme's domain ("booktheme"): ``booktheme.po`` in the same folder, found
+  through ``locale_dirs`` as Sphinx finds its own. The theme registers its catalog as it is
+  set up; this extension puts the book's catalog in front of it once the builder exists,
+  with the theme's as the fallback for every other message.
 - The search box's text is a theme option: tools/i18n.py sets it for the Chinese edition.
 """
 
@@ -26,7 +27,6 @@ from pathlib import Path
 
 from sphinx import locale
 
-CATALOGS = Path(__file__).resolve().parent.parent / "locales" / "theme"
 DOMAIN = "booktheme"
 
 
@@ -34,9 +34,14 @@ def book_catalog_first(app) -> None:
     language = app.config.language
     if not language or language == "en":
         return
-    try:
-        ours = gettext.translation(DOMAIN, localedir=str(CATALOGS), languages=[language])
-    except OSError:  # no catalog for this language: the theme's alone
+    for folder in app.config.locale_dirs:  # relative to the source folder, or absolute
+        try:
+            ours = gettext.translation(DOMAIN, localedir=str(Path(app.srcdir, folder)),
+                                       languages=[language])  # fmt: skip
+            break
+        except OSError:
+            continue
+    else:  # no catalog for this language: the theme's alone
         return
     theirs = locale.translators.get(("general", DOMAIN))
     if theirs is not None:
