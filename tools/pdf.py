@@ -65,14 +65,20 @@ def latex(edition: str, folder: Path) -> Path:
     return folder / "book.tex"
 
 
+# -xelatex: latexmk's XeLaTeX mode, as the Makefile Sphinx writes advises ("for faster
+# builds"): the passes write only .xdv files and xdvipdfmx makes the PDF once, at the end,
+# where the default rule made a whole PDF, with its fonts embedded, at every pass (the
+# Chinese edition: 40.7 s against 33.4 s, the same text and fonts).
+LATEXMKOPTS = "-xelatex -interaction=nonstopmode -halt-on-error -file-line-error"
+
+
 def compile_pdf(tex: Path) -> Path:
     """The Makefile Sphinx writes (latexmk with xelatex, xindy for the index), stopping at
     the first error; returns the PDF."""
     log = tex.with_suffix(".latexmk.log")
     with open(log, "w") as out:
         result = subprocess.run(
-            ["make", "-C", str(tex.parent), "all-pdf",
-             "LATEXMKOPTS=-interaction=nonstopmode -halt-on-error -file-line-error"],
+            ["make", "-C", str(tex.parent), "all-pdf", f"LATEXMKOPTS={LATEXMKOPTS}"],
             stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
     if result.returncode != 0:
         text = log.read_text(errors="replace")
