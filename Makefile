@@ -42,7 +42,7 @@ ordered = $(foreach f,$(SLOW_FIRST),$(filter $(f),$(1))) $(filter-out $(SLOW_FIR
 NBVAL_FILES := $(call ordered,$(CHAPTERS_IPYNB))
 TEST_AND_NBVAL_FILES := $(call ordered,$(CHAPTERS_IPYNB) $(TEST_FILES))
 
-.PHONY: all venv book pdf pdf-deps test unit nbval nbval-portable lint notebooks notebook lab bench mutation browser-deps translations clean distclean
+.PHONY: all venv book pdf pdf-deps test unit nbval nbval-portable lint notebooks notebook lab bench mutation robustness compat browser-deps translations clean distclean
 
 all: test
 
@@ -126,19 +126,30 @@ translations: $(BOOK_STAMP)
 ## _build/pdf as `make pdf` does, so the book built last links to them. Any failure fails
 ## the target.
 test: $(STAMP) lint browser-deps pdf-deps
-	$(ONE_THREAD) $(BIN)/python -m pytest $(PARALLEL) $(NBVAL_FLAGS) $(TEST_AND_NBVAL_FILES)
+	@$(SHOW_STRICT)
+	$(STRICT_ENV) $(BIN)/python -m pytest $(PARALLEL) $(NBVAL_FLAGS) $(TEST_AND_NBVAL_FILES)
+	@$(SHOW_PORTABLE)
 	$(NBVAL_PORTABLE)
 	@$(BOTH_EDITIONS)
 
 ## make nbval-portable: strict nbval again, with PyTorch's and MKL's CPU kernels switched to
-## their baseline code paths on one thread. Kernels round differently on other CPUs and on
-## GPUs; an output that changes here would change there too. (Cells tagged
+## their baseline code paths on one thread, and MKL on its COMPATIBLE code branch. Kernels
+## round differently on other CPUs and on GPUs; an output that changes here would change
+## there too. The strict pass runs on another MKL branch (STRICT_ENV, tools/mkl_branch.py),
+## so a claim that holds on one branch only fails on this machine too. (Cells tagged
 ## nbval-ignore-output, training runs whose digits depend on the machine, are not compared;
 ## their asserts still run.)
-PORTABLE_ENV := $(ONE_THREAD) ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2
+PORTABLE_ENV := $(ONE_THREAD) ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2 \
+  MKL_CBWR=COMPATIBLE
 NBVAL_PORTABLE = $(PORTABLE_ENV) $(BIN)/python -m pytest -p no:cacheprovider $(PARALLEL) \
   $(NBVAL_FLAGS) $(NBVAL_FILES)
+SHOW_PORTABLE = echo "portable pass: MKL branch $$($(PORTABLE_ENV) $(BIN)/python -m tools.mkl_branch)"
+# The strict pass: one thread, and the CPU's own MKL branch unless that is COMPATIBLE
+STRICT_MKL = $$($(BIN)/python -m tools.mkl_branch --strict)
+STRICT_ENV = env $(ONE_THREAD) $(STRICT_MKL)
+SHOW_STRICT = echo "strict pass: MKL branch $$(env $(STRICT_MKL) $(BIN)/python -m tools.mkl_branch)"
 nbval-portable: $(STAMP)
+	@$(SHOW_PORTABLE)
 	$(NBVAL_PORTABLE)
 
 ## make browser-deps: Debian's Chromium (and a Chinese font, fonts-noto-cjk, for the Chinese
@@ -163,7 +174,8 @@ unit: $(STAMP)
 ## make nbval: strict nbval on every chapter (the stored outputs were made by `make notebooks`
 ## with PyTorch's default threads; here each chapter runs on one thread).
 nbval: $(STAMP)
-	$(ONE_THREAD) $(BIN)/python -m pytest $(PARALLEL) $(NBVAL_FLAGS) $(NBVAL_FILES)
+	@$(SHOW_STRICT)
+	$(STRICT_ENV) $(BIN)/python -m pytest $(PARALLEL) $(NBVAL_FLAGS) $(NBVAL_FILES)
 
 lint: $(STAMP)
 	$(BIN)/ruff check nnlib tests tools benchmarks _ext
@@ -205,6 +217,20 @@ mutation: $(MUTATION_STAMP)
 	rm -rf mutants
 	CI=true $(ONE_THREAD) $(BIN)/mutmut run
 	$(BIN)/python -m benchmarks.mutation_report
+
+## make robustness: every chapter again with all its seeds moved (by 1000 and by 2000), asserts
+## only, and a report of every assert that failed: benchmarks/results/robustness.md (a
+## measurement, not part of `make test`; tools/robustness.py).
+robustness: $(STAMP)
+	$(BIN)/python -m tools.robustness
+
+## make compat TORCH=2.13: every chapter (asserts only) and nnlib's unit tests on another
+## PyTorch release, in its own venv (.venv-compat/), with a report in benchmarks/results/ (a
+## measurement, not part of `make test`; tools/compat.py).
+TORCH ?=
+compat: $(STAMP)
+	@test -n "$(TORCH)" || { echo "make compat needs a release: make compat TORCH=2.13"; exit 2; }
+	$(BIN)/python -m tools.compat $(TORCH)
 
 ## make print-NBVAL_FLAGS: a variable's value as make expands it (tools/makevars.py; the
 ## pipeline tests run nbval and build the book with the flags printed here).

@@ -9,7 +9,10 @@ numerical package, requirements.txt includes them instead of repeating them, and
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -86,6 +89,9 @@ def _check_make_test(lines: list[str]) -> None:
     assert set(TEST_FILES) <= set(strict), "the unit and pipeline tests run with the strict pass"
     assert not set(TEST_FILES) & set(portable)
     assert "ATEN_CPU_CAPABILITY=default" in portable and "ATEN_CPU_CAPABILITY=default" not in strict
+    # the two passes take two MKL code branches: COMPATIBLE, and the CPU's own or another
+    assert "MKL_CBWR=COMPATIBLE" in portable and "MKL_CBWR=COMPATIBLE" not in strict
+    assert "$(.venv/bin/python -m tools.mkl_branch --strict)" in " ".join(strict)
     # both editions are built, side by side, and either one's failure fails the target
     assert any(
         re.search(r"tools\.i18n build & chinese=\$!;.*jupyter-book build -W -n --keep-going \.;"
@@ -106,6 +112,9 @@ WEAKENED = {  # a plausible change that would weaken `make test`, and the text i
     "cells split across workers": ("--dist loadfile", "--dist load"),
     "threads fight": ("ONE_THREAD := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1", "ONE_THREAD :="),
     "portable kernels off": ("ATEN_CPU_CAPABILITY=default ", ""),
+    "one MKL branch for both passes": ("\\\n  MKL_CBWR=COMPATIBLE\n", "\n"),
+    "strict pass pinned to COMPATIBLE": ("STRICT_MKL = $$($(BIN)/python -m tools.mkl_branch --strict)",
+                                         "STRICT_MKL = MKL_CBWR=COMPATIBLE"),
     "portable pass on one chapter": ("  $(NBVAL_FLAGS) $(NBVAL_FILES)\n", "  $(NBVAL_FLAGS) chapters/01*.ipynb\n"),
     "unit tests dropped": ("ordered,$(CHAPTERS_IPYNB) $(TEST_FILES)", "ordered,$(CHAPTERS_IPYNB)"),
     "Chinese build's failure ignored": ("wait $$chinese && test", "wait $$chinese; test"),
@@ -142,3 +151,25 @@ def test_the_slowest_first_list_names_existing_files():
     silently stop doing even that."""
     names = make_variable("SLOW_FIRST").split()
     assert names and all((ROOT / name).is_file() for name in names), names
+
+
+def test_the_strict_pass_leaves_the_portable_pass_s_mkl_branch():
+    from tools.mkl_branch import strict_setting
+
+    assert strict_setting("AVX512_E1", {"avx2"}) == "" and strict_setting(None, set()) == ""
+    assert strict_setting("AVX2", {"avx2"}) == ""
+    assert strict_setting("COMPATIBLE", {"avx2", "sse4_2"}) == "MKL_CBWR=AVX2"
+    assert strict_setting("COMPATIBLE", {"sse4_2"}) == "MKL_CBWR=SSE4_2"
+
+
+@pytest.mark.parametrize("branch", ["COMPATIBLE", "SSE4_2"])
+def test_mkl_branch_reports_the_branch_a_process_takes(branch):
+    """The branch printed before each pass is MKL's own answer, not the variable echoed."""
+    import torch
+
+    if not torch.backends.mkl.is_available():
+        pytest.skip("this PyTorch build has no MKL")
+    env = {**os.environ, "MKL_CBWR": branch}
+    out = subprocess.run([sys.executable, "-m", "tools.mkl_branch"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert out.split()[0] == branch and "(native " in out
