@@ -61,3 +61,18 @@ def test_a_claim_that_holds_for_one_seed_only_is_reported(tmp_path):
     text = report.read_text()
     assert "| 1 | 1 | 1 |" in text, text  # one cell run, one failed
     assert "lucky.ipynb" in text and "assert torch.rand(1).item()" in text
+
+
+def test_the_report_names_the_failing_statement_in_either_traceback_style():
+    from tools.robustness import _failed_assert
+
+    for arrow in ("---->", "-->"):
+        text = (
+            "#x1B[31mAssertionError#x1B[39m  Traceback (most recent call last)\n"
+            "    150 # a comment\n"
+            f"#x1B[32m{arrow} #x1B[39m151 assert all(\n"
+            "    152     x > 1 for x in xs\n"
+            "    153 )\n"
+            "#x1B[31mAssertionError#x1B[39m: \n"
+        )
+        assert _failed_assert(text) == "assert all( x > 1 for x in xs ) | AssertionError:"

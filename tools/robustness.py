@@ -61,9 +61,10 @@ def _failed_assert(text: str) -> str:
     text = re.sub(r"(\x1b|#x1B)\[[0-9;]*m", "", text)
     lines = text.splitlines()
     parts = []
-    arrows = [i for i, line in enumerate(lines) if line.lstrip().startswith("---->")]
+    # IPython marks the failing line with "---->" or "-->" before its number
+    arrows = [i for i, line in enumerate(lines) if re.match(r"^\s*-+>\s*\d+", line)]
     if arrows:
-        statement = [re.sub(r"^\s*---->\s*\d+\s?", "", lines[arrows[-1]])]
+        statement = [re.sub(r"^\s*-+>\s*\d+\s?", "", lines[arrows[-1]])]
         for line in lines[arrows[-1] + 1 : arrows[-1] + 3]:
             if not re.match(r"^\s+\d+ ", line):
                 break
