@@ -16,9 +16,9 @@ import pytest
 import sphinx_book_theme
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from babel.messages.pofile import read_po, write_po
 
-from tools import i18n, translations
+from tools import i18n, translations, zh_terms
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGS = ROOT / "locales" / "zh_CN" / "LC_MESSAGES"
@@ -31,6 +31,7 @@ def _ids(path: Path) -> set[str]:
 
 
 def test_every_message_is_translated_and_keeps_its_markup():
+    """... and writes the edition's terms and fixed sentences (tools/zh_terms.py)."""
     found = [p for path in sorted(CATALOGS.rglob("*.po")) for p in translations.problems(path)]
     assert not found, "\n".join(found[:40])
 
@@ -44,6 +45,58 @@ def test_markup_check_catches_a_changed_role_or_formula():
     assert translations.markup("{ref}`text <label>`") == translations.markup("{ref}`文字 <label>`")
     assert translations.markup("{ref}`text <label>`") != translations.markup("{ref}`text <other>`")
     assert translations.markup("{cite}`a,b`") != translations.markup("{cite}`a`")
+
+
+def _catalog(folder: Path, messages: list[tuple[str, str]]) -> Path:
+    """A page's catalog holding ``messages`` (English, Chinese), written as `make
+    translations` writes one (babel, no line wrapping)."""
+    catalog = Catalog(locale=i18n.LANGUAGE)
+    for english, chinese in messages:
+        catalog.add(english, chinese)
+    po = folder / "page.po"
+    with open(po, "wb") as f:
+        write_po(f, catalog, width=0)
+    return po
+
+
+@pytest.mark.parametrize("term", zh_terms.TERMS, ids=lambda term: term.en)
+def test_term_check_catches_each_forbidden_variant(tmp_path, term):
+    """Each entry of tools/zh_terms.py can fail: its example of a variant in use, planted in
+    a catalog, is reported with the file, the message, the variant and the Chinese to write.
+    The same words inside inline code, and the entry's allowed phrases, are not reported."""
+    po = _catalog(tmp_path, [("A planted sentence.", f"一句话：{term.bad}。"),
+                             ("In code: `x`.", f"代码中：`{term.bad}`。"),
+                             *[(f"Allowed {i}.", f"可以：{phrase}。")
+                               for i, phrase in enumerate(term.allow)]])  # fmt: skip
+    reports = [r for r in translations.problems(po) if f" for {term.en!r} in " in r]
+    assert len(reports) >= 1, f"{term.bad!r} was not reported as a variant of {term.en!r}"
+    for report in reports:
+        assert report.startswith(f"{po}: ") and "'A planted sentence.'" in report, report
+        assert report.endswith(f"write {term.zh!r} (docs/zh_style.md)"), report
+        variant = re.match(rf"{re.escape(str(po))}: '(.+?)' for ", report)
+        assert variant and variant.group(1) in term.bad, report
+
+
+def test_term_check_passes_the_edition_s_own_words():
+    """The preferred terms themselves, in the sentences the catalogs have, are no variant."""
+    text = ("稳健损失与独热向量；路径呈之字形；把输入中心化；来源文章；下面的代码单元；合页损失、"
+            "焦点损失和逻辑回归；翻转后卷积核的 full 卷积；softmax 的 logit；批归一化、层归一化，"
+            "批大小为 {glue:text}`batch`；下载为笔记本；对策在于学习率；只有原来的 1/{glue:text}`k`，"
+            "或除以 $4$；不到百分之一，约三分之一。$\\text{one-hot}$ 与 `hinge_loss`。")  # fmt: skip
+    assert translations.term_uses(text) == []
+
+
+def test_sentence_check_catches_another_wording_of_the_download_line(tmp_path):
+    english = ("Download it as a notebook, {download}`p.ipynb <p.ipynb>` (with its outputs), or "
+               "as its MyST Markdown source, {download}`p.md <p.md>` (opens as a notebook with "
+               "jupytext). The book's README explains how to run it.")  # fmt: skip
+    expected = translations.expected_sentence(english)
+    assert expected is not None and "{download}`p.ipynb <p.ipynb>`" in expected
+    other = expected.replace("本书的 README 说明了如何运行。", "运行方法见本书的 README。")
+    assert other != expected
+    assert translations.problems(_catalog(tmp_path, [(english, expected)])) == []
+    (report,) = translations.problems(_catalog(tmp_path, [(english, other)]))
+    assert "is not worded as on every other page" in report and expected in report
 
 
 @pytest.fixture(scope="module")

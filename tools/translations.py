@@ -6,8 +6,11 @@ A message fails when it is untranslated, fuzzy or obsolete, or when its translat
 keep the English message's markup: the same multiset of MyST roles (``{glue:text}`key```,
 ``{ref}`...```, ``{cite}`...``` ...), of math spans (``$...$``, ``$$...$$``) and of inline code
 spans, character for character; only the visible text of a cross-reference with its own
-text (``{ref}`text <label>```) may be translated. tests/test_translations.py runs this over
-every catalog.
+text (``{ref}`text <label>```) may be translated. It also fails when its translation writes a
+variant of a term that the edition does not use, outside roles, math and code (``鲁棒`` for
+稳健, ``对数几率`` for logit, ...), or words a sentence every page has (the download line)
+otherwise than the edition does: tools/zh_terms.py lists both, docs/zh_style.md says why.
+tests/test_translations.py runs this over every catalog.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from collections import Counter
 from pathlib import Path
 
 from babel.messages.pofile import read_po
+
+from .zh_terms import SENTENCES, TERMS
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGS = ROOT / "locales" / "zh_CN" / "LC_MESSAGES"
@@ -41,6 +46,41 @@ def markup(text: str) -> Counter:
     return Counter(LINK_TEXT.sub(r"\1<\2>`", span) for span in spans)
 
 
+def markup_spans(text: str) -> list[tuple[int, int]]:
+    """Where in ``text`` the spans that ``markup`` counts lie: (start, end) of each."""
+    found = []
+    for pattern in (ROLE, MATH, CODE):
+        for match in pattern.finditer(text):
+            found.append(match.span())
+        text = pattern.sub(lambda m: "\0" * len(m.group(0)), text)  # same offsets, no match
+    return found
+
+
+def term_uses(text: str) -> list[tuple[str, str, str]]:
+    """(the English term, the variant written, the Chinese to write) for each use in
+    ``text`` of a variant that tools/zh_terms.py rules out. A variant wholly inside a role, a
+    formula, inline code or one of the term's ``allow`` phrases is not a use."""
+    spans = markup_spans(text)
+    found = []
+    for term in TERMS:
+        exempt = spans + [(m.start(), m.end()) for phrase in term.allow
+                          for m in re.finditer(re.escape(phrase), text)]  # fmt: skip
+        for pattern in term.forbidden:
+            for match in re.finditer(pattern, text):
+                if not any(s <= match.start() and match.end() <= e for s, e in exempt):
+                    found.append((term.en, match.group(0), term.zh))
+    return found
+
+
+def expected_sentence(english: str) -> str | None:
+    """The one translation of a sentence every page has (tools/zh_terms.py), or None."""
+    for sentence in SENTENCES:
+        match = re.fullmatch(sentence.en, english)
+        if match:
+            return sentence.zh.format(**match.groupdict())
+    return None
+
+
 def problems(path: Path) -> list[str]:
     with path.open("rb") as f:
         catalog = read_po(f)
@@ -60,6 +100,14 @@ def problems(path: Path) -> list[str]:
                 missing, extra = list((want - got).elements()), list((got - want).elements())
                 found.append(f"{name}: markup differs in {short!r}: missing {missing}, "
                              f"extra {extra}")  # fmt: skip
+            formula = message.string == message.id and "\\" in message.id  # display math
+            for term, variant, chinese in [] if formula else term_uses(message.string):
+                found.append(f"{name}: {variant!r} for {term!r} in {short!r}: "
+                             f"write {chinese!r} (docs/zh_style.md)")  # fmt: skip
+            sentence = expected_sentence(message.id)
+            if sentence is not None and message.string != sentence:
+                found.append(f"{name}: {short!r} is not worded as on every other page: "
+                             f"write {sentence!r}")  # fmt: skip
     for message in catalog.obsolete.values():
         found.append(f"{name}: obsolete: {message.id[:67]!r}")
     return found
