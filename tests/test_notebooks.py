@@ -356,6 +356,23 @@ def test_compare_pair_detects_each_kind_of_difference(tmp_path, change):
     assert notebooks.check([ipynb]) != []
 
 
+def test_sync_copies_prose_keeps_outputs_and_refuses_changed_code(tmp_path):
+    md, ipynb = tmp_path / "chapter.md", tmp_path / "chapter.ipynb"
+    shutil.copy(L1_CHAPTER.with_suffix(".md"), md)
+    shutil.copy(L1_CHAPTER, ipynb)
+    notebooks.sync(md)
+    assert ipynb.read_bytes() == L1_CHAPTER.read_bytes()  # unchanged pair: the same bytes
+    md.write_text(md.read_text().replace("\n## ", "\n## Renamed ", 1))
+    notebooks.sync(md)
+    assert notebooks.compare_pair(md, ipynb) == []
+    assert notebooks.missing_execution_counts(ipynb) == []
+    md.write_text(
+        md.read_text().replace("```{code-cell} ipython3\n", "```{code-cell} ipython3\n1 + 1\n", 1)
+    )
+    with pytest.raises(ValueError, match="a code cell changed"):
+        notebooks.sync(md)
+
+
 def test_missing_execution_counts_are_detected(tmp_path):
     nb = nbformat.read(L1_CHAPTER, as_version=4)
     for cell in nb.cells:

@@ -1,6 +1,7 @@
 """The chapter pipeline: execute each chapters/*.md into its .ipynb, and check the pairs.
 
     python -m tools.notebooks execute chapters/04_measuring_error.md [...]
+    python -m tools.notebooks sync chapters/04_measuring_error.md [...]
     python -m tools.notebooks check chapters/*.ipynb
 
 ``execute`` reads a MyST Markdown notebook with jupytext, runs it top to bottom in a fresh
@@ -8,6 +9,10 @@ kernel (working directory: the chapter's folder) and writes the paired ``.ipynb`
 outputs and execution counts. Cell ids are deterministic, no timing metadata is stored and
 printed text is merged into one output per stream, so re-executing an unchanged chapter
 leaves the file byte-identical.
+
+``sync`` copies a chapter's Markdown cells into its ``.ipynb`` without executing anything,
+and refuses when any code cell (source, tags, figure options) differs: outputs depend only on
+code, so a change of prose alone needs no re-execution.
 
 ``check`` fails when a pair's inputs differ (cell types, sources, tags) or when a code cell
 of an ``.ipynb`` has no stored execution count: nbval silently skips such a cell, so an
@@ -99,6 +104,25 @@ def execute(md_path: Path) -> Path:
     return out
 
 
+def sync(md_path: Path) -> Path:
+    """Copy the Markdown cells of ``md_path`` into its executed .ipynb; return the .ipynb.
+    Raises ValueError when a code cell differs (the chapter needs ``execute``)."""
+    md_path = Path(md_path)
+    out = paired_path(md_path, ".ipynb")
+    ours, stored = jupytext.read(md_path), jupytext.read(out)
+    mine, theirs = input_signature(ours), input_signature(stored)
+    code_differs = len(mine) != len(theirs) or any(
+        a != b for a, b in zip(mine, theirs, strict=False) if "code" in (a[0], b[0])
+    )
+    if code_differs:
+        raise ValueError(f"{md_path}: a code cell changed; run make notebook NB={md_path}")
+    for cell, new in zip(stored.cells, ours.cells, strict=True):
+        if cell.cell_type == "markdown":
+            cell.source = new.source
+    jupytext.write(stored, out, fmt="ipynb")
+    return out
+
+
 def input_signature(nb) -> list[tuple[str, str, tuple[str, ...], str]]:
     """What defines a notebook's inputs: each cell's type, source, tags, and the options the
     book renders from its metadata (myst-nb's figure caption and name, image alt text)."""
@@ -184,8 +208,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("execute").add_argument("paths", nargs="+", type=Path)
+    sub.add_parser("sync").add_argument("paths", nargs="+", type=Path)
     sub.add_parser("check").add_argument("paths", nargs="+", type=Path)
     args = parser.parse_args(argv)
+    if args.command == "sync":
+        for md in args.paths:
+            print(f"  wrote {sync(md)}")
+        return 0
     if args.command == "execute":
         for md in args.paths:
             print(f"executing {md}", flush=True)
