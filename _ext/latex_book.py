@@ -10,6 +10,8 @@
 - The intro's pages get empty running heads instead of the table of contents' ones.
 - Tables are set ragged right and a size smaller, with no column narrower than a word
   like "LeakyReLU".
+- A glued value does not break across lines (a line break at the hyphen of "1.7e-17" would
+  split the number, and text extraction would read it as "1.7e17").
 - sphinx-exercise labels an exercise ``exercise:<label>`` in LaTeX, while a ``{ref}`` to
   it points at ``<page>:<label>`` (as Sphinx's own labels do), which stayed undefined ("??"
   in the PDF). The exercise gets that label too.
@@ -75,6 +77,11 @@ CHINESE_HEADINGS = r"""
 # page. Ragged right, a smaller font and less space between the columns, and no column
 # narrower than such a word (tabulary lowers this minimum where the columns cannot all
 # have it). tests/test_pdf.py fails on any overfull box.
+# A glued value is set in one piece: "1.7e-17" must not break at its hyphen
+GLUED = r"""
+\expandafter\def\csname DUrolepasted-text\endcsname#1{\mbox{#1}}
+"""
+
 TABLES = r"""
 \usepackage{etoolbox}
 \newcolumntype{T}{L}
@@ -91,7 +98,7 @@ def _latex_settings(app, config):
     chinese_part = CHINESE_PART if chinese else ""
     elements.setdefault("fontpkg", XELATEX_DEFAULT_FONTPKG + xecjk + CJK_FONTS + chinese_part)
     preamble = elements.get("preamble", "").replace(r"\usepackage[Latin,Greek]{ucharclasses}", "")
-    preamble += INTRO_MARKS + TABLES
+    preamble += INTRO_MARKS + TABLES + GLUED
     if chinese:  # after sphinx-jupyterbook-latex's own \contentsname
         preamble += CHINESE_HEADINGS
     elements["preamble"] = preamble
