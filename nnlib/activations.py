@@ -768,7 +768,9 @@ class ActivationSpec:
     ``function``/``derivative`` map a tensor to a tensor of the same shape (element-wise ops
     with default parameters; softmax over the last dim, its derivative the diagonal of the
     Jacobian). ``torch_function`` computes the same with PyTorch. ``max_derivative`` is the
-    largest value of f' (None: depends on learned parameters). ``formula`` is TeX math and
+    largest value of f' and ``monotonic`` whether f' >= 0 everywhere (None for either: it
+    depends on learned parameters; ``function`` then uses one example of them, PReLU's
+    initial slope 0.25 and maxout's pieces (0, -x, x)). ``formula`` is TeX math and
     nothing else, no words (``\text``): the book sets it in a narrow table column, where
     a word inside math cannot wrap, and its Chinese edition translates the words around
     formulas, never inside them.
@@ -784,7 +786,7 @@ class ActivationSpec:
     zero_centred: bool
     saturates: str
     max_derivative: float | None
-    monotonic: bool
+    monotonic: bool | None
     smooth: bool
     elementwise: bool = True
 
@@ -829,12 +831,13 @@ ACTIVATIONS: dict[str, ActivationSpec] = {
               "x < 0 (zero gradient)", 1.0, True, False),
         _spec("leaky_relu", "LeakyReLU", r"\max(0.01x, x)", leaky_relu, leaky_relu_derivative,
               _F.leaky_relu, "(-inf, inf)", False, "none", 1.0, True, False),
-        _spec("prelu", "PReLU", r"\max(ax, x),\ a = 0.25",
+        _spec("prelu", "PReLU", r"\max(0, x) + a \min(0, x)",
               lambda x: prelu(x, torch.tensor([0.25], dtype=x.dtype, device=x.device)),
               lambda x: prelu_derivative(x, torch.tensor([0.25], dtype=x.dtype, device=x.device)),
               lambda x: _F.prelu(x, torch.tensor([0.25], dtype=x.dtype, device=x.device)),
-              "(-inf, inf)", False, "none", 1.0, True, False),
-        _spec("rrelu", "RReLU", r"\max(ax, x),\ a \sim U(l, u)", rrelu, rrelu_derivative,
+              "(-inf, inf) for a > 0", False, "none", None, None, False),
+        _spec("rrelu", "RReLU", r"\max(0, x) + a \min(0, x),\ a \sim U(l, u)", rrelu,
+              rrelu_derivative,
               _F.rrelu, "(-inf, inf)", False, "none", 1.0, True, False),
         _spec("elu", "ELU", r"\max(0, x) + \min(0, e^x - 1)", elu, elu_derivative,
               _F.elu, "(-1, inf)", False, "x -> -inf (towards -1)", 1.0, True, True),
@@ -851,7 +854,7 @@ ACTIVATIONS: dict[str, ActivationSpec] = {
               "[-0.3088, inf)", False, "x -> -inf (towards 0)", 1.0885, False, True),
         _spec("maxout", "Maxout", r"\max_k (w_k x + b_k)", _maxout_abs,
               _maxout_abs_derivative, torch.abs, "depends on the pieces", False,
-              "none (piecewise linear)", None, False, False),
+              "none (piecewise linear)", None, None, False),
         _spec("softmax", "Softmax", r"e^{x_i} / \sum_j e^{x_j}", _softmax_last, _softmax_diag,
               lambda x: torch.softmax(x, dim=-1), "(0, 1), sums to 1", False,
               "when one logit dominates", 0.25, False, True, ew=False),

@@ -191,7 +191,8 @@ def test_registry_max_derivative_monotone_zero_centred_smooth(name):
     d = spec.derivative(x)
     if spec.max_derivative is not None:
         assert d.max().item() == pytest.approx(spec.max_derivative, abs=1e-4)
-    assert spec.monotonic == bool((d >= 0).all())
+    if spec.monotonic is not None:
+        assert spec.monotonic == bool((d >= 0).all())
     odd = torch.allclose(spec.function(-x), -spec.function(x), atol=1e-12)
     assert spec.zero_centred == odd
     jumps = (d[1:] - d[:-1]).abs().max().item()
@@ -670,6 +671,16 @@ def test_softplus_function_threshold_default_is_twenty():
     assert A.softplus(x).item() == 20.5 == F.softplus(x).item()
 
 
+def test_prelu_s_largest_derivative_and_monotonicity_depend_on_its_slope():
+    x = GRID[(GRID > -10) & (GRID < 10)]
+    for a, largest, monotone in ((0.25, 1.0, True), (2.5, 2.5, True), (-1.0, 1.0, False)):
+        d = A.prelu_derivative(x, torch.tensor([a], dtype=torch.float64))
+        assert d.abs().max().item() == largest and bool((d >= 0).all()) == monotone, a
+    torch.testing.assert_close(  # at a = -1 PReLU is |x|, maxout's example
+        A.prelu(x, torch.tensor([-1.0], dtype=torch.float64)), REG["maxout"].function(x)
+    )
+
+
 def test_registry_entries_are_complete_and_typed():
     assert {spec.name for spec in REG.values()} == set(REG)
     for name, spec in REG.items():
@@ -679,9 +690,14 @@ def test_registry_entries_are_complete_and_typed():
         assert callable(spec.function) and callable(spec.derivative), name
         assert callable(spec.torch_function) and isinstance(spec.output_range, str), name
         assert isinstance(spec.saturates, str), name
-        for flag in (spec.zero_centred, spec.monotonic, spec.smooth, spec.elementwise):
+        for flag in (spec.zero_centred, spec.smooth, spec.elementwise):
             assert isinstance(flag, bool), name
         assert spec.max_derivative is None or isinstance(spec.max_derivative, float), name
+        assert spec.monotonic is None or isinstance(spec.monotonic, bool), name
+    # "learned": what depends on the parameters is left open, and only there
+    learned = {name for name, spec in REG.items() if spec.monotonic is None}
+    assert learned == {name for name, spec in REG.items() if spec.max_derivative is None}
+    assert learned == {"prelu", "maxout"}
     assert REG["relu"].elementwise and not REG["softmax"].elementwise
     assert REG["sigmoid"].label == "Sigmoid" and not REG["relu"].smooth and REG["tanh"].smooth
 
