@@ -64,7 +64,7 @@ def test_a_claim_that_holds_for_one_seed_only_is_reported(tmp_path):
 
 
 def test_the_report_names_the_failing_statement_in_either_traceback_style():
-    from tools.robustness import _failed_assert
+    from tools.robustness import failed_assert
 
     for arrow in ("---->", "-->"):
         text = (
@@ -75,4 +75,4 @@ def test_the_report_names_the_failing_statement_in_either_traceback_style():
             "    153 )\n"
             "#x1B[31mAssertionError#x1B[39m: \n"
         )
-        assert _failed_assert(text) == "assert all( x > 1 for x in xs ) | AssertionError:"
+        assert failed_assert(text) == "assert all( x > 1 for x in xs ) | AssertionError:"

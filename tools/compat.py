@@ -19,10 +19,9 @@ import re
 import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from tools.robustness import _commit, _cpu_model, _failed_assert
+from tools.robustness import commit, cpu_model, read_junit
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -47,21 +46,6 @@ def requirements_for(torch_version: str, text: str) -> str:
             line = f"-e {ROOT}"
         lines.append(line)
     return "\n".join(lines) + "\n"
-
-
-def _junit(path: Path) -> tuple[int, list[dict]]:
-    cases, failures = 0, []
-    for case in ET.parse(path).getroot().iter("testcase"):
-        cases += 1
-        for failure in [*case.iter("failure"), *case.iter("error")]:
-            classname = case.get("classname", "")
-            where = (
-                ".".join(classname.split(".")[-2:]) if classname.endswith("ipynb") else classname
-            )
-            failures.append({"where": where, "name": case.get("name", ""),
-                             "what": _failed_assert(failure.get("message", "") + "\n"
-                                                    + (failure.text or ""))})  # fmt: skip
-    return cases, failures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
                         "-n", args.workers, "--dist", "loadfile", *flags,
                         f"--junitxml={junit}", *files], cwd=ROOT, env=env,
                        stdout=subprocess.DEVNULL)  # fmt: skip
-        runs[label] = (*_junit(junit), time.monotonic() - start)
+        cases, failures = read_junit(junit)
+        runs[label] = (len(cases), failures, time.monotonic() - start)
 
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -109,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "Written by `make compat TORCH=" + args.torch + "` (tools/compat.py); do not edit by hand.",
         "",
-        f"- commit {_commit()}, {now}",
-        f"- CPU: {_cpu_model()}, {os.cpu_count()} logical cores; one thread per process",
+        f"- commit {commit()}, {now}",
+        f"- CPU: {cpu_model()}, {os.cpu_count()} logical cores; one thread per process",
         "",
         "| what | items | failed | seconds |",
         "|---|---:|---:|---:|",

@@ -37,7 +37,7 @@ REPORT = ROOT / "benchmarks" / "results" / "robustness.md"
 STARTUP = Path(__file__).with_name("seed_shift.py")
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -47,7 +47,7 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _commit() -> str:
+def commit() -> str:
     out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                          capture_output=True, text=True).stdout.strip()  # fmt: skip
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
@@ -55,7 +55,7 @@ def _commit() -> str:
     return (out or "unknown") + (" (with uncommitted changes)" if dirty else "")
 
 
-def _failed_assert(text: str) -> str:
+def failed_assert(text: str) -> str:
     """The statement of the page that failed (up to three lines) and the error, from nbval's
     failure text (its colour codes removed; junit writes ESC as "#x1B")."""
     text = re.sub(r"(\x1b|#x1B)\[[0-9;]*m", "", text)
@@ -76,6 +76,23 @@ def _failed_assert(text: str) -> str:
     return " | ".join(parts)[:300] or (lines[-1][:200] if lines else "")
 
 
+def read_junit(path: Path) -> tuple[list[str], list[dict]]:
+    """The test cases of a pytest junit file, and each failure: where (``NN_slug.ipynb`` for
+    a chapter, else the test's class name), name (the cell or test) and what failed."""
+    cases, failures = [], []
+    for case in ET.parse(path).getroot().iter("testcase"):
+        classname, name = case.get("classname", ""), case.get("name", "")
+        cases.append(f"{classname}::{name}")
+        for failure in [*case.iter("failure"), *case.iter("error")]:
+            where = (
+                ".".join(classname.split(".")[-2:]) if classname.endswith("ipynb") else classname
+            )
+            failures.append({"where": where, "name": name,
+                             "what": failed_assert(failure.get("message", "") + "\n"
+                                                   + (failure.text or ""))})  # fmt: skip
+    return cases, failures
+
+
 def run_shift(shift: int, pages: list[str], workers: str) -> tuple[list[str], list[dict], float]:
     """Execute the pages with seeds moved by ``shift``; (cells run, failures, seconds)."""
     with tempfile.TemporaryDirectory() as ipython_dir:
@@ -91,15 +108,7 @@ def run_shift(shift: int, pages: list[str], workers: str) -> tuple[list[str], li
         start = time.monotonic()
         subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
         seconds = time.monotonic() - start
-        cells, failures = [], []
-        for case in ET.parse(junit).getroot().iter("testcase"):
-            name = f"{case.get('classname', '')}::{case.get('name', '')}"
-            cells.append(name)
-            for failure in [*case.iter("failure"), *case.iter("error")]:
-                page = ".".join(case.get("classname", "").split(".")[-2:])  # NN_slug.ipynb
-                failures.append({"page": page, "cell": case.get("name", ""),
-                                 "what": _failed_assert(failure.get("message", "") + "\n"
-                                                        + (failure.text or ""))})  # fmt: skip
+        cells, failures = read_junit(junit)
     return cells, failures, seconds
 
 
@@ -130,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "Written by `make robustness` (tools/robustness.py); do not edit by hand.",
         "",
-        f"- commit {_commit()}, {now}",
-        f"- CPU: {_cpu_model()}, {os.cpu_count()} logical cores; PyTorch {torch.__version__};"
+        f"- commit {commit()}, {now}",
+        f"- CPU: {cpu_model()}, {os.cpu_count()} logical cores; PyTorch {torch.__version__};"
         " one thread per page",
         f"- pages: {len(args.pages)}; seeds moved by 1000 × shift",
         "",
@@ -147,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         for shift, _, failures, _ in rows:
             for f in failures:
                 what = f["what"].replace("|", "\\|")
-                lines.append(f"| {shift} | {f['page']} | {f['cell']} | `{what}` |")
+                lines.append(f"| {shift} | {f['where']} | {f['name']} | `{what}` |")
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text("\n".join(lines) + "\n")
     shown = args.report.relative_to(ROOT) if args.report.is_relative_to(ROOT) else args.report
