@@ -76,3 +76,15 @@ def test_the_report_names_the_failing_statement_in_either_traceback_style():
             "#x1B[31mAssertionError#x1B[39m: \n"
         )
         assert failed_assert(text) == "assert all( x > 1 for x in xs ) | AssertionError:"
+
+
+def test_compat_pins_the_release_and_installs_nnlib_apart():
+    """`make compat` installs the other release with requirements.txt's other pins, and
+    nnlib without its dependencies (its torch range is what the report decides)."""
+    from tools.compat import requirements_for
+
+    text = requirements_for("2.13", (ROOT / "requirements.txt").read_text())
+    lines = [line.split("#")[0].strip() for line in text.splitlines()]
+    assert "torch==2.13.*" in lines and "torchvision" in lines
+    assert "-e ." not in lines and not any(line.startswith("-e ") for line in lines)
+    assert "numpy==2.4.6" in lines

@@ -43,7 +43,8 @@ def requirements_for(torch_version: str, text: str) -> str:
         elif line.strip().startswith("-r "):
             line = "-r " + str(ROOT / line.split(None, 1)[1])
         elif line.strip() == "-e .":
-            line = f"-e {ROOT}"
+            continue  # installed after, without its dependencies: its torch range is what
+            # this measurement decides
         lines.append(line)
     return "\n".join(lines) + "\n"
 
@@ -63,12 +64,22 @@ def main(argv: list[str] | None = None) -> int:
     requirements = venv / "requirements.txt"
     requirements.write_text(requirements_for(args.torch, (ROOT / "requirements.txt").read_text()))
     pip = [str(python), "-m", "pip", "install", "--quiet", "--progress-bar", "off"]
-    subprocess.run([*pip, "-r", str(requirements)], check=True)
+    # the package index's builds only: a local CPU-only wheel (PyTorch's "+cpu" builds, kept
+    # in a pip config's find-links) would pass for X.Y with a torchvision built for another
+    # torch, whose compiled operators then fail to load
+    pip_env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": ""}
+    subprocess.run([*pip, "-r", str(requirements)], check=True, env=pip_env)
+    subprocess.run([*pip, "--no-deps", "-e", str(ROOT)], check=True, env=pip_env)
     subprocess.run([str(python), "-m", "ipykernel", "install", "--sys-prefix", "--name",
                     "python3", "--display-name", f"Python 3 (torch {args.torch})"],
                    check=True, stdout=subprocess.DEVNULL)  # fmt: skip
     version = [str(python), "-c", "import torch; print(torch.__version__)"]
     installed = subprocess.run(version, capture_output=True, text=True, check=True).stdout.strip()
+    pairing = [str(python), "-c", "import torch, torchvision; torchvision.ops.nms("
+               "torch.zeros(1, 4), torch.zeros(1), 0.5)"]  # fmt: skip
+    if subprocess.run(pairing, capture_output=True).returncode != 0:
+        sys.exit(f"torch {installed} and the torchvision in {venv} do not load together; "
+                 "remove the folder and rerun")  # fmt: skip
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}  # fmt: skip
