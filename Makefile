@@ -42,7 +42,7 @@ ordered = $(foreach f,$(SLOW_FIRST),$(filter $(f),$(1))) $(filter-out $(SLOW_FIR
 NBVAL_FILES := $(call ordered,$(CHAPTERS_IPYNB))
 TEST_AND_NBVAL_FILES := $(call ordered,$(CHAPTERS_IPYNB) $(TEST_FILES))
 
-.PHONY: all venv book pdf pdf-deps test unit nbval nbval-portable lint notebooks notebook lab bench mutation robustness compat browser-deps translations clean distclean
+.PHONY: all venv book pdf pdf-deps test unit nbval nbval-portable lint notebooks notebook lab bench mutation robustness compat reader-env browser-deps translations clean distclean
 
 all: test
 
@@ -84,8 +84,13 @@ ENGLISH_BUILD = $(BIN)/jupyter-book build $(BOOK_FLAGS)$(WITH_CONFIG) .
 BOTH_EDITIONS = $(WRITE_CONFIG)$(BIN)/python -m tools.i18n build$(WITH_CONFIG) & chinese=$$!; \
 	echo "$(ENGLISH_BUILD)"; $(ENGLISH_BUILD); english=$$?; \
 	wait $$chinese && test $$english = 0
+# With BOOK_REPOSITORY, the notebooks a reader downloads from the built book install nnlib
+# from that repository at the commit built (tools/install_cell.py).
+PIN_NOTEBOOKS = $(if $(BOOK_CONFIG),$(BIN)/python -m tools.install_cell pin _build/html \
+  --repository "$(BOOK_REPOSITORY)" --commit "$$(git rev-parse HEAD)")
 book: $(BOOK_STAMP)
 	@$(BOTH_EDITIONS)
+	@$(PIN_NOTEBOOKS)
 	@echo "Book: $(abspath _build/html/index.html)"
 
 ## make pdf: the book as PDF, _build/pdf/book.pdf and its Chinese edition
@@ -223,6 +228,13 @@ mutation: $(MUTATION_STAMP)
 ## measurement, not part of `make test`; tools/robustness.py).
 robustness: $(STAMP)
 	$(BIN)/python -m tools.robustness
+
+## make reader-env: every page executed as a reader runs it (asserts only), from a copy outside
+## the repository, in a fresh venv holding only nnlib's wheel and Jupyter's kernel; each page's
+## install cell adds the rest. A measurement with its report in benchmarks/results/, not part
+## of `make test` (tools/reader_env.py).
+reader-env: $(STAMP)
+	$(BIN)/python -m tools.reader_env
 
 ## make compat TORCH=2.13: every chapter (asserts only) and nnlib's unit tests on another
 ## PyTorch release, in its own venv (.venv-compat/), with a report in benchmarks/results/ (a

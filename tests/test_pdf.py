@@ -101,6 +101,13 @@ def test_the_l1_example_prints_its_verified_outputs(pdfs, edition):
 
 
 @pytest.mark.parametrize("edition", pdf.EDITIONS)
+def test_the_install_cells_a_reader_runs_first_are_not_printed(pdfs, edition):
+    text = _flat(_text(pdfs[edition]))
+    assert "find_spec" not in text and "Runthiscellfirst" not in text
+    assert _flat("nnlib.seed_everything(0)") in text  # the cell after it is printed
+
+
+@pytest.mark.parametrize("edition", pdf.EDITIONS)
 def test_references_resolve_and_latex_reported_no_problem(pdfs, edition):
     text = _text(pdfs[edition])
     assert "??" not in text  # LaTeX's mark for a reference it could not resolve

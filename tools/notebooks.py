@@ -14,8 +14,9 @@ leaves the file byte-identical.
 and refuses when any code cell (source, tags, figure options) differs: outputs depend only on
 code, so a change of prose alone needs no re-execution.
 
-``check`` fails when a pair's inputs differ (cell types, sources, tags) or when a code cell
-of an ``.ipynb`` has no stored execution count: nbval silently skips such a cell, so an
+``check`` fails when a pair's inputs differ (cell types, sources, tags), when a page does
+not start with the install cell a reader runs first (tools/install_cell.py), or when a code
+cell of an ``.ipynb`` has no stored execution count: nbval silently skips such a cell, so an
 unexecuted notebook would check nothing.
 """
 
@@ -31,6 +32,8 @@ from pathlib import Path
 import jupytext
 import nbformat
 from nbclient import NotebookClient
+
+from tools import install_cell
 
 KERNEL = "python3"
 TIMEOUT_S = 600
@@ -195,6 +198,7 @@ def check(ipynb_paths: list[Path]) -> list[str]:
             problems.append(f"{ipynb} has no paired {md.name}")
         else:
             problems += [f"{ipynb}: {p}" for p in compare_pair(md, ipynb)]
+            problems += install_cell.problems(md)
         problems += [f"{ipynb}: {p}" for p in exempted_cells(nbformat.read(ipynb, as_version=4))]
         missing = missing_execution_counts(ipynb)
         if missing:
