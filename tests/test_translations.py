@@ -86,13 +86,25 @@ def test_term_check_passes_the_edition_s_own_words():
     assert translations.term_uses(text) == []
 
 
+def test_every_page_has_the_sentence_each_rule_fixes():
+    """A rule whose English no page has any more would check nothing."""
+    for sentence in translations.SENTENCES:
+        pages = []
+        for path in sorted((CATALOGS / "chapters").glob("*.po")):
+            with path.open("rb") as f:
+                if any(m.id and re.fullmatch(sentence.en, m.id) for m in read_po(f)):
+                    pages.append(path.stem)
+        assert len(pages) == len(list((ROOT / "chapters").glob("*.md"))), sentence.en[:60]
+
+
 def test_sentence_check_catches_another_wording_of_the_download_line(tmp_path):
     english = ("Download it as a notebook, {download}`p.ipynb <p.ipynb>` (with its outputs), or "
                "as its MyST Markdown source, {download}`p.md <p.md>` (opens as a notebook with "
-               "jupytext). The book's README explains how to run it.")  # fmt: skip
+               "jupytext). In Jupyter, Colab or Binder, run its first code cell before the "
+               "others: it installs what the page needs and is missing.")  # fmt: skip
     expected = translations.expected_sentence(english)
     assert expected is not None and "{download}`p.ipynb <p.ipynb>`" in expected
-    other = expected.replace("本书的 README 说明了如何运行。", "运行方法见本书的 README。")
+    other = expected.replace("请先运行它的第一个代码单元", "请首先运行第一个代码单元")
     assert other != expected
     assert translations.problems(_catalog(tmp_path, [(english, expected)])) == []
     (report,) = translations.problems(_catalog(tmp_path, [(english, other)]))

@@ -114,8 +114,10 @@ SENTENCES = (
     Sentence(
         r"Download it as a notebook, (?P<ipynb>\{download\}`[^`]+`) \(with its outputs\), or as "
         r"its MyST Markdown source, (?P<md>\{download\}`[^`]+`) \(opens as a notebook with "
-        r"jupytext\)\. The book's README explains how to run it\.",
+        r"jupytext\)\. In Jupyter, Colab or Binder, run its first code cell before the others: "
+        r"it installs what the page needs and is missing\.",
         "可以将本页下载为笔记本 {ipynb}（含输出），或下载其 MyST Markdown 源文件 {md}"
-        "（可用 jupytext 作为笔记本打开）。本书的 README 说明了如何运行。",
+        "（可用 jupytext 作为笔记本打开）。在 Jupyter、Colab 或 Binder 中，请先运行它的第一个"
+        "代码单元：它会安装本页所需而尚未安装的软件包。",
     ),
 )
