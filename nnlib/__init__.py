@@ -8,29 +8,58 @@ default for the chapters.
 
 from __future__ import annotations
 
+import importlib
 import os
 import random
 
 import numpy as np
 import torch
 
-from nnlib import activations, conv, losses, norm, plot, pooling, rnn
+from nnlib import (
+    activations,
+    autodiff,
+    backprop,
+    clip,
+    conv,
+    diagnostics,
+    glue,
+    losses,
+    norm,
+    pooling,
+    rnn,
+)
 from nnlib._validation import check_int
 
 __version__ = "0.1.0"
+
+# imported on first use: plot needs Matplotlib, data torchvision, and the ops need neither
+_LAZY = ("data", "plot")
 
 __all__ = [
     "__version__",
     "get_device",
     "seed_everything",
     "activations",
+    "autodiff",
+    "backprop",
+    "clip",
     "conv",
+    "data",
+    "diagnostics",
+    "glue",
     "losses",
     "norm",
     "plot",
     "pooling",
     "rnn",
 ]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return importlib.import_module(f"nnlib.{name}")
+    raise AttributeError(f"module 'nnlib' has no attribute {name!r}")
+
 
 _DEVICE_ENV = "NNLIB_DEVICE"
 

@@ -6,11 +6,9 @@ visits the graph in reverse topological order, so every node's gradient is compl
 it is passed on. In the spirit of Karpathy's micrograd; used by the backpropagation chapter
 to train a small MLP and compare its gradients with PyTorch's.
 
-Each operation's function is written once, beside the operation, and shared by all the nodes
-it makes; it is called with the node. A node then refers only to its data and its parents: a
-graph has no reference cycles, is freed the moment the last reference to its output goes, and
-adds few objects for Python's cycle collector to scan. (With a fresh closure per node that
-captured the node itself, the collector took most of each training step of the chapter's MLP.)
+Each operation's backward function is written once, beside the operation, and called with
+the node: a node refers only to its data and its parents, so a graph has no reference cycles
+and is freed as soon as its output is dropped.
 """
 
 from __future__ import annotations
@@ -24,8 +22,7 @@ __all__ = ["Value", "Neuron", "Layer", "MLP"]
 
 
 def _is_real(x) -> bool:
-    """A real number, not a bool. float and int are answered first: the general check asks the
-    numbers.Real ABC, several times slower, and every operation of a training step asks."""
+    """A real number, not a bool (float and int first: the ABC check is slower)."""
     return type(x) in (float, int) or (not isinstance(x, bool) and isinstance(x, numbers.Real))
 
 

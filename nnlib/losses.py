@@ -34,6 +34,7 @@ from nnlib._validation import (
     check_same_shape,
     check_tensor,
 )
+from nnlib.activations import _log1p_exp, _stable_sigmoid, log_softmax, sigmoid
 
 __all__ = [
     "l1_loss", "mse_loss", "huber_loss", "smooth_l1_loss", "pseudo_huber_loss",
@@ -486,16 +487,6 @@ def binary_cross_entropy(
     return _BCE.apply(input, target, weight, reduction)
 
 
-def _softplus(x: torch.Tensor) -> torch.Tensor:
-    """log(1 + e^x) without overflow."""
-    return x.clamp(min=0) + torch.log1p(torch.exp(-x.abs()))
-
-
-def _sigmoid(x: torch.Tensor) -> torch.Tensor:
-    e = torch.exp(-x.abs())
-    return torch.where(x >= 0, 1 / (1 + e), e / (1 + e))
-
-
 class _BCEWithLogits(Function):
     """l = w [q y softplus(-x) + (1-y) softplus(x)]   (q = pos_weight; -log sigma(x) = softplus(-x))
     dl/dx = w [(q y + 1 - y) sigma(x) - q y];  dl/dy = w [q softplus(-x) - softplus(x)]."""
@@ -503,7 +494,7 @@ class _BCEWithLogits(Function):
     @staticmethod
     def forward(ctx, x, y, weight, pos_weight, reduction):
         q = 1.0 if pos_weight is None else pos_weight
-        loss = q * y * _softplus(-x) + (1 - y) * _softplus(x)
+        loss = q * y * _log1p_exp(-x) + (1 - y) * _log1p_exp(x)
         if weight is not None:
             loss = loss * weight
         saved = (x, y) + tuple(t for t in (weight, pos_weight) if t is not None)
@@ -520,8 +511,8 @@ class _BCEWithLogits(Function):
         g = _unreduce(grad_out, x, ctx.reduction)
         if weight is not None:
             g = g * weight
-        grad_x = g * ((q * y + 1 - y) * _sigmoid(x) - q * y)
-        grad_y = g * (q * _softplus(-x) - _softplus(x))
+        grad_x = g * ((q * y + 1 - y) * _stable_sigmoid(x) - q * y)
+        grad_y = g * (q * _log1p_exp(-x) - _log1p_exp(x))
         return grad_x, grad_y, None, None, None
 
 
@@ -653,8 +644,6 @@ def cross_entropy(
     Shape: input :math:`(N, C)`, :math:`(C)` or :math:`(N, C, d_1, \dots)`; target as for
     :func:`nll_loss`, or the input's shape for probabilities.
     """
-    from nnlib.activations import log_softmax  # the library's own, with its explicit backward
-
     x, unbatched = _class_dim_input(input)
     check_reduction(reduction)
     eps = check_number(label_smoothing, "label_smoothing", minimum=0)
@@ -704,8 +693,6 @@ def sigmoid_focal_loss(
     ``alpha < 0`` disables the class weighting. Note the default ``reduction='none'``, as in
     torchvision. Shape: inputs, targets :math:`(*)`.
     """
-    from nnlib.activations import sigmoid
-
     inputs, targets = _check_pair(inputs, targets, reduction)
     alpha = check_number(alpha, "alpha")
     if alpha > 1:

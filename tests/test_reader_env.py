@@ -7,6 +7,7 @@ reader-env` measures that); these fast tests check the pieces it rests on.
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -80,9 +81,7 @@ def test_the_install_cell_fits_the_code_width_and_is_hidden_from_the_book():
 @pytest.mark.slow
 def test_the_built_book_shows_no_install_cell_and_its_downloads_hold_it(book):
     for edition in (book.html, book.chinese):
-        pages = sorted((edition / "chapters").glob("*.html"))
-        assert len(pages) == len(MDS)
-        for page in pages:
+        for page in (edition / "chapters" / f"{md.stem}.html" for md in MDS):
             html = page.read_text()
             assert "find_spec" not in html and "Run this cell first" not in html, page
             assert "seed_everything" in html  # the cell after it is shown
@@ -176,22 +175,28 @@ def test_glue_does_nothing_without_myst_nb(monkeypatch):
 
 
 def test_nnlib_imports_without_the_books_and_the_tests_packages():
-    """What `pip install nnlib` brings (torch, numpy, matplotlib) is all nnlib imports: its
-    modules load with myst-nb, scikit-learn, scipy, pytest and hypothesis made unimportable
-    (nnlib.data needs torchvision, which the pages that use it install)."""
-    blocked = ["myst_nb", "sklearn", "scipy", "pytest", "hypothesis", "jupytext", "IPython"]
+    """`import nnlib` and its op modules need PyTorch and NumPy only: they load with myst-nb,
+    scikit-learn, SciPy, the test tools, Matplotlib and torchvision made unimportable.
+    nnlib.plot (Matplotlib) and nnlib.data (torchvision) load on first use."""
+    blocked = ["myst_nb", "sklearn", "scipy", "pytest", "hypothesis", "jupytext", "IPython",
+               "matplotlib", "torchvision"]  # fmt: skip
     modules = sorted(
-        f"nnlib.{p.stem}" for p in (ROOT / "nnlib").glob("*.py") if p.stem != "__init__"
+        f"nnlib.{p.stem}"
+        for p in (ROOT / "nnlib").glob("*.py")
+        if p.stem not in ("__init__", "plot", "data")
     )
     code = (
         "import sys\n"
         f"for name in {blocked!r}:\n"
         "    sys.modules[name] = None\n"
         "import importlib\n"
+        "import nnlib\n"
         f"for name in {modules!r}:\n"
         "    importlib.import_module(name)\n"
-        "from nnlib.glue import glue\n"
-        "glue('x', 1, display=False)\n"
+        "nnlib.glue.glue('x', 1, display=False)\n"
+        f"for name in {blocked!r}:\n"
+        "    del sys.modules[name]\n"
+        "assert nnlib.plot.subplots and nnlib.data.load_cifar10\n"
         "print('ok')\n"
     )
     result = subprocess.run(
@@ -226,3 +231,11 @@ def test_pages_write_nothing_outside_a_temporary_folder():
         code = "\n".join(c.source for c in jupytext.read(md).cells if c.cell_type == "code")
         for call in ("savefig(", "to_csv(", "np.save(", "torch.save(", "open("):
             assert call not in code, f"{md.name} calls {call}"
+
+
+def test_the_readme_s_nnlib_example_runs():
+    """The README's five-line example is what a new user types first."""
+    readme = (ROOT / "README.md").read_text()
+    (example,) = re.findall(r"```python\n(.*?)```", readme, re.S)
+    assert "import nnlib" in example or "from nnlib" in example
+    exec(compile(example, "README.md", "exec"), {})
