@@ -12,8 +12,7 @@ BOOK_STAMP := $(VENV)/.installed-book
 BOOK_FLAGS := -W -n --keep-going
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 # Tests and notebooks run in parallel, one single-threaded process per core (pytest-xdist):
-# the chapters' networks are small, so a second PyTorch thread in one process costs more in
-# coordination than it saves, while a second process is a second chapter done.
+# the pages' networks are small, so a second process does more than a second thread.
 # `--dist loadfile` keeps every cell of a notebook on one worker, in order, in one kernel (and
 # every test of a file on one worker). WORKERS=1 runs it all in one process.
 WORKERS ?= auto
@@ -29,10 +28,9 @@ CHAPTERS_MD    := $(sort $(wildcard chapters/*.md))
 CHAPTERS_IPYNB := $(CHAPTERS_MD:.md=.ipynb)
 TEST_FILES     := $(sort $(wildcard tests/test_*.py))
 
-# The order in which pytest-xdist hands files to its workers (--no-loadscope-reorder keeps the
-# order given): the longest first, so that no worker is left running a long chapter at the end
-# while the other waits. Measured (benchmarks/bench_book.py, pytest --durations); the order
-# changes only the time a run takes, never what it checks. A file missing here just runs later.
+# The order in which pytest-xdist hands files to its workers (--no-loadscope-reorder keeps it):
+# the longest first (benchmarks/bench_book.py), so no worker ends alone on a long page. It
+# changes only how long a run takes, never what it checks; a file missing here runs later.
 SLOW_FIRST := tests/test_pdf.py chapters/13_remedies_over_seeds.ipynb chapters/15_long_lags.ipynb \
   chapters/12_remedies.ipynb \
   chapters/03_activations_in_practice.ipynb \
@@ -42,7 +40,12 @@ ordered = $(foreach f,$(SLOW_FIRST),$(filter $(f),$(1))) $(filter-out $(SLOW_FIR
 NBVAL_FILES := $(call ordered,$(CHAPTERS_IPYNB))
 TEST_AND_NBVAL_FILES := $(call ordered,$(CHAPTERS_IPYNB) $(TEST_FILES))
 
-.PHONY: all venv book pdf pdf-deps test unit nbval nbval-portable lint notebooks notebook lab bench mutation robustness compat reader-env browser-deps translations clean distclean
+## make help: this list.
+.DEFAULT_GOAL := all
+help:
+	@sed -n 's/^## \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+
+.PHONY: all help venv book pdf pdf-deps test unit nbval nbval-portable lint notebooks notebook lab bench mutation robustness compat reader-env system-deps browser-deps translations clean distclean
 
 all: test
 
@@ -68,9 +71,9 @@ $(STAMP): $(BOOK_STAMP) requirements.txt pyproject.toml
 ## a repository link and Binder and Colab launch buttons on every page (tools/book_config.py).
 BOOK_REPOSITORY ?=
 BOOK_BRANCH ?= main
-## The two editions are built side by side, one per core (each Sphinx build is one process);
-## the Chinese one writes only inside _build/html/zh_CN. With BOOK_REPOSITORY, both build from
-## _config.repository.yml, written first, so both editions have the buttons.
+# The two editions are built side by side, one per core (each Sphinx build is one process);
+# the Chinese one writes only inside _build/html/zh_CN. With BOOK_REPOSITORY, both build from
+# _config.repository.yml, written first, so both editions have the buttons.
 ifeq ($(strip $(BOOK_REPOSITORY)),)
 BOOK_CONFIG :=
 else
@@ -130,7 +133,7 @@ translations: $(BOOK_STAMP)
 ## errors, side by side as in `make book`. The PDFs are built by tests/test_pdf.py, into
 ## _build/pdf as `make pdf` does, so the book built last links to them. Any failure fails
 ## the target.
-test: $(STAMP) lint browser-deps pdf-deps
+test: $(STAMP) system-deps lint
 	@$(SHOW_STRICT)
 	$(STRICT_ENV) $(BIN)/python -m pytest $(PARALLEL) $(NBVAL_FLAGS) $(TEST_AND_NBVAL_FILES)
 	@$(SHOW_PORTABLE)
@@ -156,6 +159,10 @@ SHOW_STRICT = echo "strict pass: MKL branch $$(env $(STRICT_MKL) $(BIN)/python -
 nbval-portable: $(STAMP)
 	@$(SHOW_PORTABLE)
 	$(NBVAL_PORTABLE)
+
+## make system-deps: the Debian packages the tests need (pdf-deps, browser-deps); `make test`
+## runs it first. Each says what it installs; nothing is installed unless run as root.
+system-deps: pdf-deps browser-deps
 
 ## make browser-deps: Debian's Chromium (and a Chinese font, fonts-noto-cjk, for the Chinese
 ## edition) for tests/test_browser.py. Installed only when
@@ -185,6 +192,7 @@ nbval: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check nnlib tests tools benchmarks _ext
 	$(BIN)/ruff format --check nnlib tests tools benchmarks _ext
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 ## make notebooks: re-create every chapters/*.ipynb from its .md and execute it in a fresh
 ## kernel, storing the outputs that nbval then verifies. Run after editing a chapter or nnlib.
@@ -210,9 +218,10 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_conv_norm
 
 ## make mutation: mutation testing of nnlib's op modules (a measurement, not part of `make
-## test`). mutmut (requirements-mutation.txt) mutates activations, losses and pooling and runs
-## their unit tests against every mutant, on every core; then benchmarks/mutation_report.py
-## writes the score and each surviving mutant to _build/mutation/report.md. See the README.
+## test`). mutmut (requirements-mutation.txt) mutates the six op modules (activations, losses,
+## pooling, conv, norm, rnn) and runs their unit tests against every mutant, on every core;
+## then benchmarks/mutation_report.py writes the score and each surviving mutant to
+## benchmarks/results/mutation.md.
 MUTATION_STAMP := $(VENV)/.installed-mutation
 $(MUTATION_STAMP): $(STAMP) requirements-mutation.txt
 	$(BIN)/python -m pip install --quiet --progress-bar off -r requirements-mutation.txt

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from datetime import datetime
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import jupytext
 from nbclient import NotebookClient
+
+from tools import report
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,16 +72,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be a positive integer; got {args.threads}")
     chapters = args.chapters or sorted((ROOT / "chapters").glob("*.md"))
-    print(f"# {platform.node()} ({os.cpu_count()} CPUs), threads={args.threads or 'default'}")
-    print("| chapter | seconds | kernel start | slowest cells (seconds, index: first line) |")
-    print("| --- | --- | --- | --- |")
+    threads = f"{args.threads} intra-op threads" if args.threads else "PyTorch's default threads"
+    lines = [*report.header("Seconds per page", report.invocation("benchmarks.bench_book", argv),
+                            threads), "",
+             "| page | seconds | kernel start | slowest cells (seconds, index: first line) |",
+             "| --- | ---: | ---: | --- |"]  # fmt: skip
+    print("\n".join(lines[-2:]))
     grand = 0.0
     for md in chapters:
         total, startup, cells = time_chapter(md, args.threads)
         grand += total
         slow = "; ".join(f"{s:.1f} s, {i}: `{line}`" for s, i, line in cells[: args.slowest])
-        print(f"| {md.stem} | {total:.1f} | {startup:.1f} | {slow} |", flush=True)
-    print(f"| all | {grand:.1f} | | |")
+        lines.append(f"| {md.stem} | {total:.1f} | {startup:.1f} | {slow} |")
+        print(lines[-1], flush=True)
+    lines.append(f"| all | {grand:.1f} | | |")
+    print(lines[-1])
+    if not args.chapters:  # a partial run does not replace the report of every page
+        print(f"report: {report.write('pages', lines)}")
     return 0
 
 

@@ -28,6 +28,7 @@ from torch.utils import benchmark
 import nnlib
 from nnlib.conv import conv2d
 from nnlib.norm import batch_norm, layer_norm
+from tools import report
 
 
 def time_fwd_bwd(fn, tensors, min_run_time: float) -> float:
@@ -105,6 +106,16 @@ def main(argv=None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100)
     print(f"figure: {out}")
+    command = report.invocation("benchmarks.bench_conv_norm", argv)
+    lines = report.header(f"Convolution and normalisation against PyTorch's, on {device.type}",
+                          command, f"{torch.get_num_threads()} torch threads")  # fmt: skip
+    lines += [f"- torch {torch.__version__} on {device} ({name or platform.machine()}), batch "
+              f"{batch}, 32 channels, float32; forward + backward, median time; ratio = nnlib / "
+              "torch", "", "| op | case | size | torch ms | nnlib ms | ratio |",
+              "|---|---|---:|---:|---:|---:|"]  # fmt: skip
+    lines += [f"| {op} | {case} | {size} | {t_torch * 1e3:.3f} | {t_ours * 1e3:.3f} | "
+              f"{t_ours / t_torch:.2f} |" for op, case, size, t_torch, t_ours in rows]  # fmt: skip
+    print(f"report: {report.write(f'conv-norm-{device.type}', lines)}")
     return 0
 
 

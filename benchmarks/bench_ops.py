@@ -34,6 +34,7 @@ import nnlib
 from nnlib import activations as A
 from nnlib import losses as L
 from nnlib import pooling as P
+from tools import report
 
 
 def cases(device: torch.device, size_factor: int = 1):
@@ -128,12 +129,15 @@ def main(argv=None) -> int:
     for mode in modes:
         header += f" {mode + ' ms':>12s} {'ratio':>6s}"
     print(header + "  target")
+    md = ["| group | op | torch ms |" + "".join(f" {m} ms | ratio |" for m in modes) + " target |",
+          "|---|---|---:|" + "---:|---:|" * len(modes) + "---:|"]  # fmt: skip
     worst = {mode: {} for mode in modes}
     compile_s = 0.0
     for group, op, ours, theirs, make in cases(device, args.size_factor):
         x = make()
         t_torch = time_fwd_bwd(theirs, x, min_run)
         line = f"{group:10s} {op:30s} {t_torch * 1e3:9.3f}"
+        row = f"| {group} | `{op}` | {t_torch * 1e3:.3f} |"
         for mode in modes:
             fn = ours
             if mode == "compiled":
@@ -144,15 +148,30 @@ def main(argv=None) -> int:
             ratio = time_fwd_bwd(fn, x, min_run) / t_torch
             worst[mode][group] = max(worst[mode].get(group, 0.0), ratio)
             line += f" {ratio * t_torch * 1e3:12.3f} {ratio:6.2f}"
+            row += f" {ratio * t_torch * 1e3:.3f} | {ratio:.2f} |"
         print(line + f"  <= {TARGETS[group]:.1f}", flush=True)
+        md.append(row + f" <= {TARGETS[group]:.1f} |")
+    md.append("")
     for mode in modes:
         verdict = ", ".join(
             f"{g} {r:.2f} ({'meets' if r <= TARGETS[g] else 'misses'} {TARGETS[g]:.1f})"
             for g, r in worst[mode].items()
         )
         print(f"worst ratio, {mode}: {verdict}")
+        md.append(f"- worst ratio, {mode}: {verdict}")
     if "compiled" in modes:
         print(f"compilation took {compile_s:.0f} s in all (excluded from the timings)")
+        md.append(f"- compilation took {compile_s:.0f} s in all (excluded from the timings)")
+    command = report.invocation("benchmarks.bench_ops", argv)
+    lines = report.header(f"nnlib's ops against PyTorch's, forward + backward, on {device.type}",
+                          command, f"{torch.get_num_threads()} torch threads")  # fmt: skip
+    lines += [
+        f"- torch {torch.__version__} on {device} ({name or platform.machine()}), size "
+        f"factor {args.size_factor}; median times; ratio = nnlib / torch",
+        "",
+        *md,
+    ]
+    print(f"report: {report.write(f'ops-{device.type}', lines)}")
     return 0
 
 

@@ -9,8 +9,8 @@ it, and each make target is run with the venv's install stamps marked current (`
 and the worktree's requirements and pyproject dated back, which a recursive make also sees),
 so that nothing is installed and only the target's own work is timed; a run that changed the
 venv anyway stops the benchmark. ``PYTHONPATH`` puts the
-checked-out ``nnlib`` ahead of the editable install. The table printed at the end is the one in
-the README.
+checked-out ``nnlib`` ahead of the editable install. The table is written to
+benchmarks/results/validation.md.
 
 A measurement, not a test: nothing here fails on a slow machine. Run nothing else that uses
 PyTorch meanwhile (on two cores, two PyTorch processes slow each other down many times).
@@ -24,6 +24,8 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from tools import report
 
 ROOT = Path(__file__).resolve().parent.parent
 STAMPS = (".venv/.installed", ".venv/.installed-book")
@@ -89,10 +91,14 @@ def main(argv: list[str] | None = None) -> None:
                     subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT)
 
     load = os.getloadavg()[0]
-    print(f"\n{os.cpu_count()} CPUs; load average at the end {load:.2f}\n")
-    print("| command | revision | seconds | exit |\n|---|---|---:|---:|")
-    for target, rev, seconds, rc in rows:
-        print(f"| `make {target}` | {rev} | {seconds:.0f} | {rc} |")
+    lines = [*report.header("Seconds of the validation commands",
+                            report.invocation("benchmarks.bench_validation", argv),
+                            f"load average at the end {load:.2f}"), "",
+             "| command | revision | seconds | exit |", "|---|---|---:|---:|"]  # fmt: skip
+    lines += [f"| `make {target}` | {rev} | {seconds:.0f} | {rc} |" for target, rev, seconds, rc
+              in rows]  # fmt: skip
+    print("\n".join(lines))
+    print(f"report: {report.write('validation', lines)}")
 
 
 if __name__ == "__main__":

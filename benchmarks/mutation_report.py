@@ -1,6 +1,6 @@
 """Score and survivors of the last `mutmut run` (run by `make mutation`), as Markdown.
 
-    python -m benchmarks.mutation_report [--out _build/mutation/report.md]
+    python -m benchmarks.mutation_report [--out benchmarks/results/mutation.md]
 
 A mutant is *killed* when a test fails against it (or it times out: the tests noticed). Two
 kinds of mutant are left out of the score: those listed as equivalent in
@@ -26,6 +26,8 @@ from mutmut.mutation.data import SourceFileMutationData
 from mutmut.mutation.diff_apply import get_diff_for_mutant
 from mutmut.stats import status_by_exit_code
 from mutmut.utils.file_utils import walk_mutatable_files
+
+from tools import report as report_module
 
 ROOT = Path(__file__).resolve().parents[1]
 EQUIVALENT = ROOT / "benchmarks" / "mutation_equivalent.txt"
@@ -70,7 +72,7 @@ def collect() -> dict[str, dict[str, str]]:
 
 
 def report(statuses: dict[str, dict[str, str]], equivalent: dict[str, str]) -> tuple[str, bool]:
-    lines = ["# Mutation testing: score and survivors", ""]
+    lines = []
     lines += [
         "| module | mutants | killed | equivalent | needs a GPU | not killed | not run | score |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -123,9 +125,12 @@ def _natural(name: str):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "_build" / "mutation" / "report.md")
+    parser.add_argument("--out", type=Path, default=report_module.RESULTS / "mutation.md")
     args = parser.parse_args(argv)
     text, complete = report(collect(), equivalent_mutants())
+    stamp = report_module.header("Mutation testing: score and survivors", "make mutation",
+                                 "one thread per process")  # fmt: skip
+    text = "\n".join(stamp) + "\n\n" + text
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     print(text.split("\n## ")[0])

@@ -1,9 +1,8 @@
 """Set-up and the test commands: what `make book` installs, and what `make test` runs.
 
-The light install is measured in the README (a fresh clone builds the book without PyTorch);
-these tests keep the files that decide it from drifting: the book's requirements name no
-numerical package, requirements.txt includes them instead of repeating them, and the Makefile's
-`book` target depends on the light install alone. Then the commands `make test` really runs
+A fresh clone builds the book without PyTorch; these tests keep the files that decide it from
+drifting: the book's requirements name no numerical package, requirements.txt includes them
+instead of repeating them, and the Makefile's `book` target depends on the light install alone. Then the commands `make test` really runs
 (`make -n`) are checked, and weakened copies of the Makefile prove that the check notices.
 """
 
@@ -55,7 +54,11 @@ def test_make_book_depends_on_the_light_install_only():
     assert re.search(r"^book: \$\(BOOK_STAMP\)\s*$", makefile, re.M)
     # the PDF, too, renders stored outputs: no PyTorch; its TeX comes from pdf-deps
     assert re.search(r"^pdf: \$\(BOOK_STAMP\) pdf-deps\s*$", makefile, re.M)
-    assert "pdf-deps" in re.search(r"^test: (.*)$", makefile, re.M).group(1).split()
+    # make test installs the Debian packages first, in one visible step: its dry run runs the
+    # checks of pdf-deps (dpkg-query) and browser-deps (chromium) before anything else
+    commands = "\n".join(dry_run("test"))
+    assert "dpkg-query" in commands and "command -v chromium" in commands
+    assert commands.index("dpkg-query") < commands.index("ruff check")
     assert re.search(r"^\$\(BOOK_STAMP\): requirements-book\.txt\s*$", makefile, re.M)
     recipe = re.search(r"^\$\(BOOK_STAMP\):.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
     assert "-r requirements-book.txt" in recipe and "-r requirements.txt" not in recipe

@@ -21,7 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-from tools.robustness import commit, cpu_model, read_junit
+from tools.report import commit, cpu_model
+from tools.robustness import read_junit
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tools.robustness import commit, cpu_model
+from tools.report import commit, cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

@@ -5,7 +5,7 @@
 
 The book's code column shows at least 77 characters of code in any window 1200 pixels wide
 or wider (from 1200 to 1300 pixels, where it is narrowest, _static/code.css sets code a
-little smaller; the README has the measurements), where tests/test_browser.py checks that
+little smaller), where tests/test_browser.py checks that
 no code scrolls sideways, and about 90 in the PDF. A cell is formatted by ruff at that
 width; what ruff cannot shorten is then split here, and ruff runs again:
 
@@ -35,7 +35,7 @@ import tokenize
 from pathlib import Path
 
 WIDTH = 77
-SOLUTION_WIDTH = 74  # inside a solution's box (measured: 74.7 characters at 1280 pixels)
+SOLUTION_WIDTH = 74  # inside a solution's box, which is narrower
 DOCSTRING_QUOTES = ('"""', "'''")
 FSTRING_START = getattr(tokenize, "FSTRING_START", -1)  # Python 3.12 and later
 FSTRING_END = getattr(tokenize, "FSTRING_END", -1)
