@@ -1,5 +1,5 @@
-r"""Recurrent networks written from scratch: a vanilla (Elman) RNN whose backward pass is
-backpropagation through time written out, and an LSTM.
+r"""Recurrent networks written from scratch: a vanilla (Elman) RNN, an LSTM and a GRU, each
+with its backward pass, backpropagation through time, written out.
 
 Vanilla RNN, as :class:`torch.nn.RNN` (one layer, one direction), for each time step
 :math:`t = 1, \dots, T`:
@@ -45,6 +45,25 @@ then through the gate nonlinearities to the pre-activations :math:`a_t`, and
 :math:`\bar h_{t-1} = W_{hh}^\top \bar a_t`. The line :math:`\bar c_{t-1} = \bar c_t \odot f` is
 the point of the LSTM: along the cell the gradient is multiplied by the forget gate only, not
 by :math:`W_{hh}` and a saturating slope at every step.
+
+GRU, as :class:`torch.nn.GRU` (one layer, one direction; gates in torch's order r, z, n), with
+:math:`a = W_{ih} x_t + b_{ih}` and :math:`b = W_{hh} h_{t-1} + b_{hh}` split into three:
+
+.. math::
+    r = \sigma(a_r + b_r),\quad z = \sigma(a_z + b_z),\quad
+    n = \tanh(a_n + r \odot b_n),\qquad h_t = (1 - z) \odot n + z \odot h_{t-1}.
+
+Backward, with :math:`\bar h_t` the gradient reaching :math:`h_t`:
+
+.. math::
+    \bar a_n = \bar h_t \odot (1 - z) \odot (1 - n^2),\quad
+    \bar a_z = \bar h_t \odot (h_{t-1} - n) \odot z (1 - z),\quad
+    \bar a_r = \bar a_n \odot b_n \odot r (1 - r),
+
+:math:`\bar b = (\bar a_r, \bar a_z, r \odot \bar a_n)` and
+:math:`\bar h_{t-1} = z \odot \bar h_t + W_{hh}^\top \bar b`. The term
+:math:`z \odot \bar h_t` is the GRU's own additive path: where the update gate :math:`z` is
+near 1, the state is copied and its gradient passes back scaled by :math:`z` alone.
 """
 
 from __future__ import annotations
@@ -57,7 +76,7 @@ from torch.autograd import Function
 
 from nnlib._validation import check_choice, check_floating, check_int, check_same_device
 
-__all__ = ["rnn", "lstm", "RNN", "LSTM"]
+__all__ = ["rnn", "lstm", "gru", "RNN", "LSTM", "GRU"]
 
 
 class _RNN(Function):
@@ -163,6 +182,63 @@ class _LSTM(Function):
         return grad_a @ w_ih, back_h, back_c, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
 
 
+class _GRU(Function):
+    """GRU over a (T, N, I) sequence; returns all hidden states (T, N, H)."""
+
+    @staticmethod
+    def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh):
+        inputs = x @ w_ih.T if b_ih is None else torch.addmm(b_ih, x.flatten(0, 1), w_ih.T)
+        inputs = inputs.reshape(x.shape[0], x.shape[1], -1)  # a = W_ih x_t + b_ih, every step
+        hs, rz, ns, hidden_parts, h, w_hh_t = [], [], [], [], h0, w_hh.T
+        for t in range(x.shape[0]):
+            b = h @ w_hh_t if b_hh is None else torch.addmm(b_hh, h, w_hh_t)
+            a_r, a_z, a_n = inputs[t].chunk(3, dim=-1)
+            b_r, b_z, b_n = b.chunk(3, dim=-1)
+            gates = torch.sigmoid(torch.cat([a_r + b_r, a_z + b_z], dim=-1))  # r, z
+            r, z = gates.chunk(2, dim=-1)
+            n = torch.tanh(a_n + r * b_n)
+            h = n + z * (h - n)  # (1 - z) n + z h_{t-1}
+            hs.append(h)
+            rz.append(gates)
+            ns.append(n)
+            hidden_parts.append(b_n)
+        out = torch.stack(hs)
+        ctx.save_for_backward(x, h0, w_ih, w_hh, out, torch.stack(rz), torch.stack(ns),
+                              torch.stack(hidden_parts))  # fmt: skip
+        ctx.has_b_ih, ctx.has_b_hh = b_ih is not None, b_hh is not None
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, h0, w_ih, w_hh, out, rz, n, b_n = ctx.saved_tensors
+        previous = torch.cat([h0.unsqueeze(0), out[:-1]])  # h_{t-1} for every t
+        r, z = rz.chunk(2, dim=-1)
+        # the slopes that do not depend on the gradient coming back, for all steps at once:
+        # d h_t / d a_n = (1 - z)(1 - n^2), d h_t / d a_z = (h_{t-1} - n) z (1 - z),
+        # d a_n-part / d a_r = b_n r (1 - r)
+        slope_n = (1 - z) * (1 - n * n)
+        slope_z = (previous - n) * z * (1 - z)
+        slope_r = b_n * r * (1 - r)
+        grads_a, grads_b = [], []  # last step first
+        back_h = torch.zeros_like(h0)  # the gradient reaching h_t from step t + 1
+        for t in reversed(range(out.shape[0])):  # backpropagation through time
+            grad_h = grad_out[t] + back_h
+            grad_a_n = grad_h * slope_n[t]
+            grad_a_r = grad_a_n * slope_r[t]
+            grad_a = torch.cat([grad_a_r, grad_h * slope_z[t], grad_a_n], dim=-1)
+            grad_b = torch.cat([grad_a[..., : 2 * grad_h.shape[-1]], r[t] * grad_a_n], dim=-1)
+            back_h = grad_h * z[t] + grad_b @ w_hh  # the copied state, and through W_hh
+            grads_a.append(grad_a)
+            grads_b.append(grad_b)
+        grad_a, grad_b = torch.stack(grads_a[::-1]), torch.stack(grads_b[::-1])
+        flat_a, flat_b = grad_a.flatten(0, 1), grad_b.flatten(0, 1)
+        grad_w_ih = flat_a.T @ x.flatten(0, 1)
+        grad_w_hh = flat_b.T @ previous.flatten(0, 1)
+        grad_b_ih = flat_a.sum(0) if ctx.has_b_ih else None
+        grad_b_hh = flat_b.sum(0) if ctx.has_b_hh else None
+        return grad_a @ w_ih, back_h, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
+
+
 def _check_sequence(input, input_size, batch_first, name="input"):
     """Validate; return the (T, N, I) input and whether it was unbatched."""
     x = check_floating(input, name)
@@ -202,7 +278,7 @@ def _hidden_size(weight_ih, weight_hh, gates: int) -> int:
     """H from weight_hh, which must be (gates H, H); weight_ih must be 2-d."""
     check_floating(weight_ih, "weight_ih")
     check_floating(weight_hh, "weight_hh")
-    rows = "4 hidden_size" if gates == 4 else "hidden_size"
+    rows = f"{gates} hidden_size" if gates > 1 else "hidden_size"
     hh = weight_hh.shape
     if weight_hh.dim() != 2 or hh[1] == 0 or hh[0] != gates * hh[1]:
         raise ValueError(f"weight_hh must have shape ({rows}, hidden_size); got {tuple(hh)}")
@@ -275,6 +351,28 @@ def lstm(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, batch_firs
     return (out.transpose(0, 1) if batch_first else out), (h_n, c_n)
 
 
+def gru(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, batch_first=False):
+    r"""One-layer GRU over a sequence; gates r, z, n as in :class:`torch.nn.GRU`.
+
+    Shapes as :func:`rnn`, with ``weight_ih`` :math:`(3H, I)`, ``weight_hh`` :math:`(3H, H)`
+    and biases :math:`(3H)`. Returns ``(output, h_n)``. The backward pass is backpropagation
+    through time written out.
+    """
+    hidden_size = _hidden_size(weight_ih, weight_hh, gates=3)
+    x, unbatched = _check_sequence(input, weight_ih.shape[-1], batch_first)
+    h0 = _check_state(hx, x, unbatched, hidden_size, "hx")
+    _check_weight(weight_ih, "weight_ih", (3 * hidden_size, x.shape[-1]), x)
+    _check_weight(weight_hh, "weight_hh", (3 * hidden_size, hidden_size), x)
+    for name, b in (("bias_ih", bias_ih), ("bias_hh", bias_hh)):
+        if b is not None:
+            _check_weight(b, name, (3 * hidden_size,), x)
+    out = _GRU.apply(x, h0, weight_ih, weight_hh, bias_ih, bias_hh)
+    h_n = out[-1].unsqueeze(0)
+    if unbatched:
+        return out.squeeze(1), h_n.squeeze(1)
+    return (out.transpose(0, 1) if batch_first else out), h_n
+
+
 class _Recurrent(nn.Module):
     gates = 1
 
@@ -325,6 +423,20 @@ class LSTM(_Recurrent):
 
     def forward(self, input, hx=None):
         return lstm(input, hx, *self._weights(), batch_first=self.batch_first)
+
+    def extra_repr(self) -> str:
+        return (f"{self.input_size}, {self.hidden_size}, bias={self.bias}, "
+                f"batch_first={self.batch_first}")  # fmt: skip
+
+
+class GRU(_Recurrent):
+    """One-layer GRU as :class:`torch.nn.GRU` (same parameter names, shapes, gate order and
+    initialisation); see :func:`gru`."""
+
+    gates = 3
+
+    def forward(self, input, hx=None):
+        return gru(input, hx, *self._weights(), batch_first=self.batch_first)
 
     def extra_repr(self) -> str:
         return (f"{self.input_size}, {self.hidden_size}, bias={self.bias}, "

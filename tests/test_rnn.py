@@ -1,5 +1,5 @@
-"""nnlib.rnn: the Elman RNN with backpropagation through time written out, and the LSTM,
-against torch.nn.RNN and torch.nn.LSTM with the same weights."""
+"""nnlib.rnn: the Elman RNN, the LSTM and the GRU, each with backpropagation through time
+written out, against torch.nn.RNN, LSTM and GRU with the same weights."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.autograd import gradcheck
 
-from nnlib.rnn import LSTM, RNN, lstm, rnn
+from nnlib.rnn import GRU, LSTM, RNN, gru, lstm, rnn
 
 TOL = {torch.float32: dict(rtol=1e-4, atol=1e-5), torch.float64: dict(rtol=1e-10, atol=1e-12)}
 
@@ -17,7 +17,7 @@ TOL = {torch.float32: dict(rtol=1e-4, atol=1e-5), torch.float64: dict(rtol=1e-10
 def _pair(kind, input_size, hidden_size, dtype, **kwargs):
     """An nnlib module and torch's with the same weights."""
     theirs = getattr(torch.nn, kind)(input_size, hidden_size, **kwargs).to(dtype)
-    ours = {"RNN": RNN, "LSTM": LSTM}[kind](input_size, hidden_size, **kwargs).to(dtype)
+    ours = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}[kind](input_size, hidden_size, **kwargs).to(dtype)
     ours.load_state_dict(theirs.state_dict())
     return ours, theirs
 
@@ -35,9 +35,9 @@ def _run(module, x, hx, upstream):
     return [out.detach(), *[h.detach() for h in lasts], *grads]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
-    kind=st.sampled_from(["RNN", "LSTM"]),
+    kind=st.sampled_from(["RNN", "LSTM", "GRU"]),
     steps=st.integers(1, 6),
     batch=st.integers(1, 4),
     input_size=st.integers(1, 4),
@@ -151,9 +151,74 @@ def test_lstm_bptt_is_the_written_out_loop(scale):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
 
+def test_gru_backward_passes_gradcheck():
+    g = torch.Generator().manual_seed(0)
+    args = [
+        (torch.randn(shape, generator=g, dtype=torch.float64) * 0.5).requires_grad_(True)
+        for shape in [(4, 2, 3), (1, 2, 5), (15, 3), (15, 5), (15,), (15,)]
+    ]
+
+    def fn(x, h, w_ih, w_hh, b_ih, b_hh):
+        return gru(x, h, w_ih, w_hh, b_ih, b_hh)
+
+    assert gradcheck(fn, args)
+    assert gradcheck(lambda x, h, w_ih, w_hh: gru(x, h, w_ih, w_hh), args[:4])
+
+
+def _gru_reference(x, h, w_ih, w_hh, b_ih, b_hh):
+    """The GRU forward written as plain tensor operations (torch.nn.GRU's equations)."""
+    hs = []
+    for t in range(x.shape[0]):
+        a_r, a_z, a_n = (x[t] @ w_ih.T + b_ih).chunk(3, dim=-1)
+        b_r, b_z, b_n = (h @ w_hh.T + b_hh).chunk(3, dim=-1)
+        r, z = torch.sigmoid(a_r + b_r), torch.sigmoid(a_z + b_z)
+        n = torch.tanh(a_n + r * b_n)
+        h = (1 - z) * n + z * h
+        hs.append(h)
+    return torch.stack(hs)
+
+
+@pytest.mark.parametrize("scale", [0.5, 30.0])  # 30: every gate saturated
+def test_gru_bptt_is_the_written_out_loop(scale):
+    """The explicit backward equals autograd through the plain forward recurrence, also with
+    the gates saturated."""
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(7, 3, 2, generator=g, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(3, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    weights = [(torch.randn(shape, generator=g, dtype=torch.float64) * scale).requires_grad_(True)
+               for shape in [(12, 2), (12, 4), (12,), (12,)]]  # fmt: skip
+    up = torch.randn(7, 3, 4, generator=g, dtype=torch.float64)
+    out, h_n = gru(x, h0.unsqueeze(0), *weights)
+    ours = torch.autograd.grad((out * up).sum(), [x, h0, *weights])
+    out_r = _gru_reference(x, h0, *weights)
+    reference = torch.autograd.grad((out_r * up).sum(), [x, h0, *weights])
+    torch.testing.assert_close(out, out_r, rtol=1e-12, atol=1e-12)
+    assert torch.equal(h_n[0], out[-1])
+    for a, b in zip(ours, reference, strict=True):
+        assert torch.isfinite(a).all()
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_gru_update_gate_copies_the_state_and_its_gradient():
+    """With the update gate near 1 (a large z bias) h_t is h_{t-1} copied, and the gradient of
+    the last state to the first input survives a long sequence; near 0 it does not."""
+    torch.manual_seed(0)
+    steps = 60
+    x = torch.randn(steps, 1, 2, dtype=torch.float64, requires_grad=True)
+    reach = {}
+    for z_bias in (6.0, -6.0):
+        net = GRU(2, 3).double()
+        with torch.no_grad():
+            net.bias_hh_l0[3:6] = z_bias  # the update gate's bias
+        out, _ = net(x)
+        (grad,) = torch.autograd.grad(out[-1].sum(), x)
+        reach[z_bias] = grad[0].abs().max().item()
+    assert reach[6.0] > 1e-4 > 1e-12 > reach[-6.0]
+
+
 def test_unbatched_input_and_defaults_match_torch():
     torch.manual_seed(0)
-    for kind in ("RNN", "LSTM"):
+    for kind in ("RNN", "LSTM", "GRU"):
         ours, theirs = _pair(kind, 3, 4, torch.float64)
         x = torch.randn(5, 3, dtype=torch.float64)
         a, b = ours(x), theirs(x)
@@ -173,17 +238,18 @@ def test_unbatched_input_and_defaults_match_torch():
         # the functional forms default to batch_first=False, as the modules
         weights = [p.detach() for p in ours.parameters()]
         x3 = torch.randn(5, 2, 3, dtype=torch.float64)
-        fn = lstm if kind == "LSTM" else rnn
+        fn = {"RNN": rnn, "LSTM": lstm, "GRU": gru}[kind]
         torch.testing.assert_close(fn(x3, None, *weights)[0], theirs(x3)[0])
-    for kind in ("RNN", "LSTM"):  # torch's initialisation: everything U(-1/sqrt(H), 1/sqrt(H))
+    for kind in ("RNN", "LSTM", "GRU"):  # torch's init: everything U(-1/sqrt(H), 1/sqrt(H))
         torch.manual_seed(1)
-        module = {"RNN": RNN, "LSTM": LSTM}[kind](3, 16)
+        module = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}[kind](3, 16)
         for name, param in module.named_parameters():
             assert param.abs().max().item() <= 0.25, name
             assert param.min().item() < -0.15 and param.max().item() > 0.15, name
     assert repr(RNN(3, 4)) == "RNN(3, 4, nonlinearity='tanh', bias=True, batch_first=False)"
     assert repr(LSTM(3, 4, bias=False)) == "LSTM(3, 4, bias=False, batch_first=False)"
-    for kind in ("RNN", "LSTM"):
+    assert repr(GRU(3, 4, batch_first=True)) == "GRU(3, 4, bias=True, batch_first=True)"
+    for kind in ("RNN", "LSTM", "GRU"):
         ours, theirs = _pair(kind, 3, 4, torch.float32)
         assert {k: v.shape for k, v in ours.state_dict().items()} == {
             k: v.shape for k, v in theirs.state_dict().items()
@@ -288,6 +354,21 @@ U = torch.randn(5, 5)
          r"^h_0 must have the input's dtype \(torch.float32\); got torch.float64$"),
         (lambda: lstm(torch.randn(0, 2, 3), None, torch.randn(20, 3), torch.randn(20, 5)),
          ValueError, r"^input must have at least one time step"),
+        (lambda: gru(X3, None, torch.randn(15, 3), torch.randn(20, 5)), ValueError,
+         r"^weight_hh must have shape \(3 hidden_size, hidden_size\); got \(20, 5\)$"),
+        (lambda: gru(X3, None, torch.randn(12, 3), torch.randn(15, 5)), ValueError,
+         r"^weight_ih must have shape \(15, 3\); got \(12, 3\)$"),
+        (lambda: gru(X3, None, torch.randn(15, 3), torch.randn(15, 5), torch.randn(5)),
+         ValueError, r"^bias_ih must have shape \(15,\); got \(5,\)$"),
+        (lambda: gru(X3, None, torch.randn(15, 3), torch.randn(15, 5), None, torch.randn(5)),
+         ValueError, r"^bias_hh must have shape \(15,\); got \(5,\)$"),
+        (lambda: gru(X3, torch.randn(1, 2, 4), torch.randn(15, 3), torch.randn(15, 5)),
+         ValueError, r"^hx must have shape \(1, 2, 5\) \(num_layers=1, \.\.\.\); got \(1, 2, 4\)$"),
+        (lambda: gru(X3.double(), None, torch.randn(15, 3), torch.randn(15, 5)), TypeError,
+         r"^weight_ih must have the input's dtype"),
+        (lambda: gru(torch.randn(0, 2, 3), None, torch.randn(15, 3), torch.randn(15, 5)),
+         ValueError, r"^input must have at least one time step"),
+        (lambda: GRU(3, 0), ValueError, r"^hidden_size must be in \[1, inf\]; got 0$"),
         (lambda: RNN(0, 3), ValueError, r"^input_size must be in \[1, inf\]; got 0$"),
         (lambda: LSTM(3, 0), ValueError, r"^hidden_size must be in \[1, inf\]; got 0$"),
         (lambda: RNN(3, 4, nonlinearity="gelu"), ValueError, r"^nonlinearity must be one of"),
@@ -301,7 +382,7 @@ def test_bad_arguments_are_named(call, error, message):
 @pytest.mark.gpu
 def test_cuda_matches_cpu():
     torch.manual_seed(0)
-    for kind in ("RNN", "LSTM"):
+    for kind in ("RNN", "LSTM", "GRU"):
         ours, _ = _pair(kind, 3, 4, torch.float64)
         x = torch.randn(5, 2, 3, dtype=torch.float64)
         up = torch.randn(5, 2, 4, dtype=torch.float64)
