@@ -27,6 +27,9 @@ export JUPYTER_PLATFORM_DIRS := 1
 CHAPTERS_MD    := $(sort $(wildcard chapters/*.md))
 CHAPTERS_IPYNB := $(CHAPTERS_MD:.md=.ipynb)
 TEST_FILES     := $(sort $(wildcard tests/test_*.py))
+# nnlib's own tests: the library's, not the book's (make check, make compat)
+LIB_TESTS := $(patsubst %,tests/test_%.py,activations autodiff backprop clip conv data \
+  diagnostics init losses norm opinfo plot pooling rnn validation)
 
 # The order in which pytest-xdist hands files to its workers (--no-loadscope-reorder keeps it):
 # the longest first (benchmarks/bench_book.py), so no worker ends alone on a long page. It
@@ -45,10 +48,11 @@ TEST_AND_NBVAL_FILES := $(call ordered,$(CHAPTERS_IPYNB) $(TEST_FILES))
 help:
 	@sed -n 's/^## \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
-.PHONY: all help venv book pdf pdf-deps test unit nbval nbval-portable lint notebooks notebook lab bench mutation robustness compat reader-env system-deps browser-deps translations clean distclean
+.PHONY: all help check venv book pdf pdf-deps test unit nbval nbval-portable lint notebooks notebook lab bench mutation robustness compat reader-env system-deps browser-deps translations clean distclean
 
 all: test
 
+## make venv: create or refresh .venv with everything requirements.txt pins.
 venv: $(STAMP)
 
 # What building the HTML needs: Jupyter Book 1.x and its extensions, no PyTorch.
@@ -89,7 +93,9 @@ BOTH_EDITIONS = $(WRITE_CONFIG)$(BIN)/python -m tools.i18n build$(WITH_CONFIG) &
 	wait $$chinese && test $$english = 0
 # With BOOK_REPOSITORY, the notebooks a reader downloads from the built book install nnlib
 # from that repository at the commit built (tools/install_cell.py).
-PIN_NOTEBOOKS = $(if $(BOOK_CONFIG),$(BIN)/python -m tools.install_cell pin _build/html \
+PIN_NOTEBOOKS = $(if $(BOOK_CONFIG),git diff --quiet HEAD || echo "warning: uncommitted \
+  changes: the downloads install nnlib at $$(git rev-parse --short HEAD) without them"; \
+  $(BIN)/python -m tools.install_cell pin _build/html \
   --repository "$(BOOK_REPOSITORY)" --commit "$$(git rev-parse HEAD)")
 book: $(BOOK_STAMP)
 	@$(BOTH_EDITIONS)
@@ -180,6 +186,11 @@ browser-deps:
 	  $(APT_INSTALL) fonts-noto-cjk >/dev/null; \
 	else echo "no Chinese font found and none installable here: the Chinese pages will show boxes"; fi
 
+## make check: lint and nnlib's own tests, the loop to run while editing nnlib (about a minute).
+check: $(STAMP) lint
+	$(ONE_THREAD) $(BIN)/python -m pytest -q $(PARALLEL) $(LIB_TESTS)
+
+## make unit: every tests/test_*.py file, without re-executing the pages.
 unit: $(STAMP)
 	$(ONE_THREAD) $(BIN)/python -m pytest $(PARALLEL) $(call ordered,$(TEST_FILES))
 
@@ -189,6 +200,7 @@ nbval: $(STAMP)
 	@$(SHOW_STRICT)
 	$(STRICT_ENV) $(BIN)/python -m pytest $(PARALLEL) $(NBVAL_FLAGS) $(NBVAL_FILES)
 
+## make lint: ruff's checks and format on the code, and the workflow's schema.
 lint: $(STAMP)
 	$(BIN)/ruff check nnlib tests tools benchmarks _ext
 	$(BIN)/ruff format --check nnlib tests tools benchmarks _ext
@@ -211,11 +223,13 @@ lab: $(STAMP)
 	  $(BIN)/python -m pip install --quiet --progress-bar off "$(JUPYTERLAB)"
 	$(BIN)/jupyter lab chapters/
 
-## make bench: time nnlib against the torch built-ins (a measurement, not a test); the
-## convolution and normalisation timings also draw _build/bench/conv_norm.png.
+## make bench: time nnlib against the torch built-ins: element-wise ops, losses and pooling;
+## convolution and normalisation (also drawn in _build/bench/conv_norm.png); the recurrent
+## networks per training step. Reports in benchmarks/results/ (a measurement, not a test).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_ops
 	$(BIN)/python -m benchmarks.bench_conv_norm
+	$(BIN)/python -m benchmarks.bench_rnn
 
 ## make mutation: mutation testing of nnlib's op modules (a measurement, not part of `make
 ## test`). mutmut (requirements-mutation.txt) mutates the six op modules (activations, losses,
@@ -258,6 +272,8 @@ compat: $(STAMP)
 print-%:
 	@echo '$($*)'
 
+## make clean: remove _build (the books, the PDFs) and the tools' caches; make distclean:
+## .venv too.
 clean:
 	rm -rf _build .pytest_cache .hypothesis .ruff_cache mutants
 

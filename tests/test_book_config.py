@@ -108,6 +108,10 @@ def test_make_book_with_a_repository_builds_both_editions_from_it():
     assert write.endswith("_config.yml > _config.repository.yml")
     assert f"tools.i18n build {config} &" in builds
     assert f"jupyter-book build -W -n --keep-going {config} ." in builds
+    # then the downloads name nnlib's source: this repository at the commit built
+    pinned = "\n".join(dry_run("book", f"BOOK_REPOSITORY={REPO}"))
+    assert f'tools.install_cell pin _build/html --repository "{REPO}" --commit' in pinned
+    assert "tools.install_cell pin" not in plain
 
 
 def test_the_chinese_edition_gets_the_buttons_from_the_repository_config(tmp_path):

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -214,7 +214,7 @@ def test_the_title_page_is_dated_by_the_last_commit(pdfs, edition):
     epoch = os.environ.get(EPOCH) or pdf.commit_epoch()
     if epoch is None:
         pytest.skip("not a git checkout: the PDF is dated by its build")
-    day = datetime.fromtimestamp(int(epoch), tz=timezone.utc)
+    day = datetime.fromtimestamp(int(epoch), tz=UTC)
     expected = day.strftime("%Y年%m月%d日" if edition == i18n.LANGUAGE else "%b %d, %Y")
     title_page = subprocess.run(["pdftotext", "-enc", "UTF-8", "-l", "1", str(pdfs[edition]),
                                  "-"], capture_output=True, text=True, check=True).stdout  # fmt: skip

@@ -31,16 +31,24 @@ def _first_code_cell(path: Path) -> str:
     return next(c.source for c in jupytext.read(path).cells if c.cell_type == "code")
 
 
-def _run_cell(source: str, monkeypatch, missing=()) -> list[list[str]]:
+def _run_cell(source: str, monkeypatch, missing=(), stays_missing=False) -> list[list[str]]:
     """Execute an install cell as a kernel would, with the modules in ``missing`` not
-    importable; return the commands it ran instead of running them."""
+    importable (until pip has run, or for good with ``stays_missing``); return the commands
+    it ran instead of running them."""
     calls = []
     monkeypatch.setattr(
         importlib.util,
         "find_spec",
         lambda name, *a: None if name in missing else FIND_SPEC(name, *a),
     )
-    monkeypatch.setattr(subprocess, "check_call", lambda cmd, *a, **k: calls.append(cmd))
+    missing = set(missing)
+
+    def pip(cmd, *args, **kwargs):  # records the command; the packages then import
+        calls.append(cmd)
+        if not stays_missing:
+            missing.clear()
+
+    monkeypatch.setattr(subprocess, "check_call", pip)
     exec(compile(source, "<install cell>", "exec"), {})
     return calls
 
@@ -62,6 +70,12 @@ def test_the_install_cell_installs_only_what_is_missing(monkeypatch):
     assert calls == [[sys.executable, "-m", "pip", "install", f"nnlib @ git+{REPO}", "torchvision"]]
     calls = _run_cell(source, monkeypatch, missing={"sklearn"})
     assert calls == [[sys.executable, "-m", "pip", "install", "scikit-learn"]]
+
+
+def test_the_install_cell_says_to_restart_when_the_kernel_cannot_see_the_install(monkeypatch):
+    source = install_cell.cell_source(["sklearn"])
+    with pytest.raises(ModuleNotFoundError, match=r"restart the kernel"):
+        _run_cell(source, monkeypatch, missing={"sklearn"}, stays_missing=True)
 
 
 def test_without_a_source_the_install_cell_stops_and_says_what_to_install(monkeypatch):
@@ -156,6 +170,22 @@ def test_pin_names_the_repository_and_commit_in_a_built_books_notebooks(tmp_path
     for bad in (("ftp://x/y", COMMIT), (REPO, "main"), (REPO, "0123abc")):
         with pytest.raises(ValueError, match="must be"):
             install_cell.pin(tmp_path, *bad)
+
+
+def test_pin_runs_in_the_book_only_venv(tmp_path):
+    """make book runs pin with requirements-book.txt alone: no jupytext, no nbformat."""
+    md = _copy_pair(tmp_path, "01_why_nonlinearity")
+    code = (
+        "import sys\n"
+        "sys.modules['jupytext'] = sys.modules['nbformat'] = None\n"
+        "from tools import install_cell\n"
+        f"sys.exit(install_cell.main(['pin', {str(tmp_path)!r}, '--repository', {REPO!r}, "
+        f"'--commit', {COMMIT!r}]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"git+{REPO}@{COMMIT}" in md.read_text()
 
 
 def test_glue_goes_to_myst_nb_when_it_is_installed(monkeypatch):

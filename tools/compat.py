@@ -21,15 +21,12 @@ import sys
 import time
 from pathlib import Path
 
+from tools.makevars import make_variable
 from tools.report import commit, cpu_model
 from tools.robustness import read_junit
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-# nnlib's own tests (the book's pipeline, browser, PDF and translation tests need no second
-# PyTorch)
-UNIT_TESTS = ["activations", "autodiff", "backprop", "clip", "conv", "data", "diagnostics", "init",
-              "losses", "norm", "opinfo", "plot", "pooling", "rnn", "validation"]  # fmt: skip
 
 
 def requirements_for(torch_version: str, text: str) -> str:
@@ -85,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}  # fmt: skip
     pages = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "chapters").glob("*.ipynb"))
-    tests = [f"tests/test_{name}.py" for name in UNIT_TESTS]
+    tests = make_variable("LIB_TESTS").split()
     runs = {}
     for label, flags, files in (
         ("pages (asserts only)", ["--nbval-lax", "--nbval-current-env"], pages),
@@ -100,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         cases, failures = read_junit(junit)
         runs[label] = (len(cases), failures, time.monotonic() - start)
 
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"# The pages and nnlib on PyTorch {installed}",
         "",

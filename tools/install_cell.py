@@ -25,9 +25,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import jupytext
-import nbformat
-
 MARKER = "# Run this cell first."
 TAG = "remove-cell"
 # module a page imports -> what pip installs for it (nnlib comes from NNLIB)
@@ -66,6 +63,7 @@ def cell_source(modules: list[str], nnlib: str | None = None) -> str:
         *header,
         "import importlib",
         "import importlib.util",
+        "import site",
         "import subprocess",
         "import sys",
         "",
@@ -89,7 +87,13 @@ def cell_source(modules: list[str], nnlib: str | None = None) -> str:
         "    subprocess.check_call(",
         '        [sys.executable, "-m", "pip", "install", *missing]',
         "    )",
+        "    site.addsitedir(site.getusersitepackages())  # where pip --user puts it",
         "    importlib.invalidate_caches()",
+        "    if any(importlib.util.find_spec(module) is None for module in NEEDS):",
+        "        raise ModuleNotFoundError(",
+        '            "installed, but this kernel does not see it yet: restart the "',
+        '            "kernel and run the page again from the top"',
+        "        )",
     ]
     return "\n".join(lines)
 
@@ -107,6 +111,8 @@ def problems(path: Path) -> list[str]:
     """What is wrong with the install cell of the notebook ``path`` (.md or .ipynb)."""
     path = Path(path)
     fix = f"python -m tools.install_cell write {path.with_suffix('.md')}"
+    import jupytext  # not at the top: `pin` runs in the book-only venv, which lacks it
+
     nb = jupytext.read(path)
     code = [c for c in nb.cells if c.cell_type == "code"]
     if not code or not is_install_cell(code[0]):
@@ -127,6 +133,8 @@ MD_CELL = "```{code-cell} ipython3\n:tags: [" + TAG + "]\n\n{source}\n```\n\n"
 def write_md(md_path: Path) -> bool:
     """Put the install cell before the first code cell of ``md_path``; True when it changed."""
     text = md_path.read_text(encoding="utf8")
+    import jupytext
+
     source = expected_cell(jupytext.reads(text, fmt="md:myst"))
     block = MD_CELL.replace("{source}", source)
     first = text.index("```{code-cell}")
@@ -142,6 +150,9 @@ def write_md(md_path: Path) -> bool:
 def write_ipynb(ipynb_path: Path, source: str) -> bool:
     """Put the install cell (no output) before the first code cell of the executed
     ``ipynb_path``, renumbering ids and execution counts; True when it changed."""
+    import jupytext
+    import nbformat
+
     nb = jupytext.read(ipynb_path)
     before = nbformat.writes(nb)
     index = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
@@ -191,6 +202,12 @@ def pin(folder: Path, repository: str, commit: str) -> list[Path]:
     return changed
 
 
+def _read(path: Path):
+    import jupytext
+
+    return jupytext.read(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -205,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         for md in args.pages:
             md = md.with_suffix(".md")
             changed = write_md(md)
-            source = expected_cell(jupytext.read(md))
+            source = expected_cell(_read(md))
             changed |= write_ipynb(md.with_suffix(".ipynb"), source)
             print(f"{md}: {'written' if changed else 'unchanged'}")
         return 0

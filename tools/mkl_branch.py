@@ -19,6 +19,8 @@ import ctypes
 import os
 from pathlib import Path
 
+from tools.report import cpuinfo
+
 # MKL's branch codes (mkl_cbwr.h)
 BRANCHES = {
     1: "OFF",
@@ -71,14 +73,7 @@ def strict_setting(native: str | None, cpu_flags: set[str]) -> str:
 
 
 def _cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
+    return set((cpuinfo("flags") or "").split())
 
 
 def main(argv: list[str] | None = None) -> int:

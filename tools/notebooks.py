@@ -4,7 +4,8 @@
     python -m tools.notebooks sync chapters/04_measuring_error.md [...]
     python -m tools.notebooks check chapters/*.ipynb
 
-``execute`` reads a MyST Markdown notebook with jupytext, runs it top to bottom in a fresh
+``execute`` puts the install cell the page's imports need first (tools/install_cell.py),
+reads the MyST Markdown notebook with jupytext, runs it top to bottom in a fresh
 kernel (working directory: the chapter's folder) and writes the paired ``.ipynb`` with its
 outputs and execution counts. Cell ids are deterministic, no timing metadata is stored and
 printed text is merged into one output per stream, so re-executing an unchanged chapter
@@ -87,6 +88,7 @@ def coalesce_streams(nb) -> None:
 def execute(md_path: Path) -> Path:
     """Execute the notebook ``md_path`` in a fresh kernel; write and return its .ipynb."""
     md_path = Path(md_path)
+    install_cell.write_md(md_path)  # the first cell installs what the page's imports need
     os.environ.pop("MPLBACKEND", None)  # the kernel inherits it; it needs the inline backend
     nb = jupytext.read(md_path)
     for i, cell in enumerate(nb.cells):  # deterministic ids: re-execution gives identical files
@@ -190,9 +192,13 @@ def missing_execution_counts(ipynb_path: Path) -> list[int]:
     ]
 
 
-def check(ipynb_paths: list[Path]) -> list[str]:
+def check(paths: list[Path]) -> list[str]:
+    """The problems of each pair, named by either of its files."""
     problems = []
-    for ipynb in map(Path, ipynb_paths):
+    for ipynb in sorted({Path(p).with_suffix(".ipynb") for p in paths}):
+        if not ipynb.exists():
+            problems.append(f"{ipynb.with_suffix('.md')} has no executed {ipynb.name}")
+            continue
         md = paired_path(ipynb, ".md")
         if not md.exists():
             problems.append(f"{ipynb} has no paired {md.name}")

@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"({r['seconds']:.0f} s)", flush=True)  # fmt: skip
         added = sorted(installed(args.venv) - before)
 
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     passed = sum(not r["error"] for r in results.values())
     lines = [
         "# The pages in a reader's own environment",

@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((shift, cells, failures, seconds))
         print(f"shift {shift}: {len(cells)} cells, {len(failures)} failed, {seconds:.0f} s")
 
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# Robustness: every page under other seeds",
         "",

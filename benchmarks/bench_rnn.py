@@ -1,0 +1,79 @@
+"""Time nnlib's recurrent networks against torch.nn.RNN, LSTM and GRU, per training step.
+
+    python -m benchmarks.bench_rnn [--quick] [--threads N]
+
+One training step at page 15's sizes (the adding problem: 2 inputs, 32 hidden units, batch
+64, sequences of 10, 20 and 40 steps): forward over the sequence, a readout of the last state,
+a mean-squared loss, backward through time, in float32. nnlib's modules have the same
+parameters as torch's (copied), so both do the same arithmetic; torch's run its fused CPU
+kernels, nnlib's a Python loop over the steps with its backward written out. Writes
+benchmarks/results/rnn-<device>.md. A measurement, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+from torch.utils import benchmark
+
+import nnlib
+from nnlib.rnn import GRU, LSTM, RNN
+from tools import report
+
+INPUT, HIDDEN, BATCH, LENGTHS = 2, 32, 64, (10, 20, 40)
+
+
+def step_time(module, x, y, min_run_time: float) -> float:
+    readout = torch.nn.Linear(HIDDEN, 1).to(x.device)
+
+    def step():
+        module.zero_grad(set_to_none=True)
+        out, _ = module(x)
+        loss = torch.nn.functional.mse_loss(readout(out[-1]).squeeze(-1), y)
+        loss.backward()
+
+    step()  # warm-up
+    timer = benchmark.Timer(stmt="step()", globals={"step": step})
+    return timer.blocked_autorange(min_run_time=min_run_time).median
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter runs")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = nnlib.get_device()
+    min_run = 0.2 if args.quick else 1.0
+    torch.manual_seed(0)
+    rows = ["| network | steps | torch ms | nnlib ms | ratio |", "|---|---:|---:|---:|---:|"]
+    print(rows[0])
+    for name, ours_cls in (("RNN", RNN), ("LSTM", LSTM), ("GRU", GRU)):
+        theirs = getattr(torch.nn, name)(INPUT, HIDDEN).to(device)
+        ours = ours_cls(INPUT, HIDDEN).to(device)
+        ours.load_state_dict(theirs.state_dict())
+        for steps in LENGTHS:
+            x = torch.randn(steps, BATCH, INPUT, device=device)
+            y = torch.randn(BATCH, device=device)
+            t_torch = step_time(theirs, x, y, min_run)
+            t_ours = step_time(ours, x, y, min_run)
+            rows.append(f"| {name} | {steps} | {t_torch * 1e3:.3f} | {t_ours * 1e3:.3f} | "
+                        f"{t_ours / t_torch:.2f} |")  # fmt: skip
+            print(rows[-1], flush=True)
+    lines = report.header(
+        f"Recurrent networks against PyTorch's, one training step, on {device.type}",
+        report.invocation("benchmarks.bench_rnn", argv),
+        f"{torch.get_num_threads()} torch threads",
+    )
+    lines += [f"- torch {torch.__version__}; input {INPUT}, hidden {HIDDEN}, batch {BATCH}, "
+              "float32; median time of forward, readout, loss and backward; ratio = nnlib / "
+              "torch", "", *rows]  # fmt: skip
+    print(f"report: {report.write(f'rnn-{device.type}', lines)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
