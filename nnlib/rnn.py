@@ -396,6 +396,10 @@ class _Recurrent(nn.Module):
     def _weights(self):
         return self.weight_ih_l0, self.weight_hh_l0, self.bias_ih_l0, self.bias_hh_l0
 
+    def extra_repr(self) -> str:
+        return (f"{self.input_size}, {self.hidden_size}, bias={self.bias}, "
+                f"batch_first={self.batch_first}")  # fmt: skip
+
 
 class RNN(_Recurrent):
     """One-layer Elman RNN as :class:`torch.nn.RNN` (same parameter names and shapes, same
@@ -424,10 +428,6 @@ class LSTM(_Recurrent):
     def forward(self, input, hx=None):
         return lstm(input, hx, *self._weights(), batch_first=self.batch_first)
 
-    def extra_repr(self) -> str:
-        return (f"{self.input_size}, {self.hidden_size}, bias={self.bias}, "
-                f"batch_first={self.batch_first}")  # fmt: skip
-
 
 class GRU(_Recurrent):
     """One-layer GRU as :class:`torch.nn.GRU` (same parameter names, shapes, gate order and
@@ -437,7 +437,3 @@ class GRU(_Recurrent):
 
     def forward(self, input, hx=None):
         return gru(input, hx, *self._weights(), batch_first=self.batch_first)
-
-    def extra_repr(self) -> str:
-        return (f"{self.input_size}, {self.hidden_size}, bias={self.bias}, "
-                f"batch_first={self.batch_first}")  # fmt: skip

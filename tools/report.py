@@ -35,7 +35,9 @@ def cpu_model() -> str:
 def commit() -> str:
     out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                          capture_output=True, text=True).stdout.strip()  # fmt: skip
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+    # the reports themselves do not count: one measurement may follow another
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                            ":(exclude)benchmarks/results"], cwd=ROOT,
                            capture_output=True, text=True).stdout.strip()  # fmt: skip
     return (out or "unknown") + (" (with uncommitted changes)" if dirty else "")
 
