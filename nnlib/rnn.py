@@ -298,6 +298,23 @@ def _check_weight(w, name, shape, x):
     return w
 
 
+def _check_parameters(x, hidden_size, gates, weight_ih, weight_hh, bias_ih, bias_hh):
+    """Each weight and bias against its shape (``gates`` blocks of H rows) and the input."""
+    rows = gates * hidden_size
+    _check_weight(weight_ih, "weight_ih", (rows, x.shape[-1]), x)
+    _check_weight(weight_hh, "weight_hh", (rows, hidden_size), x)
+    for name, b in (("bias_ih", bias_ih), ("bias_hh", bias_hh)):
+        if b is not None:
+            _check_weight(b, name, (rows,), x)
+
+
+def _in_layout(out, unbatched, batch_first):
+    """Every step's state, (T, N, H), in the input's layout."""
+    if unbatched:
+        return out.squeeze(1)
+    return out.transpose(0, 1) if batch_first else out
+
+
 def rnn(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh",
         batch_first=False):  # fmt: skip
     r"""One-layer Elman RNN over a sequence, with backpropagation through time written out.
@@ -312,16 +329,10 @@ def rnn(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearit
     hidden_size = _hidden_size(weight_ih, weight_hh, gates=1)
     x, unbatched = _check_sequence(input, weight_ih.shape[-1], batch_first)
     h0 = _check_state(hx, x, unbatched, hidden_size, "hx")
-    _check_weight(weight_ih, "weight_ih", (hidden_size, x.shape[-1]), x)
-    _check_weight(weight_hh, "weight_hh", (hidden_size, hidden_size), x)
-    for name, b in (("bias_ih", bias_ih), ("bias_hh", bias_hh)):
-        if b is not None:
-            _check_weight(b, name, (hidden_size,), x)
+    _check_parameters(x, hidden_size, 1, weight_ih, weight_hh, bias_ih, bias_hh)
     out = _RNN.apply(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity == "relu")
     h_n = out[-1].unsqueeze(0)
-    if unbatched:
-        return out.squeeze(1), h_n.squeeze(1)
-    return (out.transpose(0, 1) if batch_first else out), h_n
+    return _in_layout(out, unbatched, batch_first), h_n.squeeze(1) if unbatched else h_n
 
 
 def lstm(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, batch_first=False):
@@ -338,17 +349,10 @@ def lstm(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, batch_firs
     x, unbatched = _check_sequence(input, weight_ih.shape[-1], batch_first)
     h = _check_state(h0, x, unbatched, hidden_size, "h_0")
     c = _check_state(c0, x, unbatched, hidden_size, "c_0")
-    _check_weight(weight_ih, "weight_ih", (4 * hidden_size, x.shape[-1]), x)
-    _check_weight(weight_hh, "weight_hh", (4 * hidden_size, hidden_size), x)
-    for name, b in (("bias_ih", bias_ih), ("bias_hh", bias_hh)):
-        if b is not None:
-            _check_weight(b, name, (4 * hidden_size,), x)
+    _check_parameters(x, hidden_size, 4, weight_ih, weight_hh, bias_ih, bias_hh)
     out, c = _LSTM.apply(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
-    h = out[-1]
-    h_n, c_n = h.unsqueeze(0), c.unsqueeze(0)
-    if unbatched:
-        return out.squeeze(1), (h_n.squeeze(1), c_n.squeeze(1))
-    return (out.transpose(0, 1) if batch_first else out), (h_n, c_n)
+    h_n, c_n = (out[-1], c) if unbatched else (out[-1].unsqueeze(0), c.unsqueeze(0))
+    return _in_layout(out, unbatched, batch_first), (h_n, c_n)
 
 
 def gru(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, batch_first=False):
@@ -361,16 +365,10 @@ def gru(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, batch_first
     hidden_size = _hidden_size(weight_ih, weight_hh, gates=3)
     x, unbatched = _check_sequence(input, weight_ih.shape[-1], batch_first)
     h0 = _check_state(hx, x, unbatched, hidden_size, "hx")
-    _check_weight(weight_ih, "weight_ih", (3 * hidden_size, x.shape[-1]), x)
-    _check_weight(weight_hh, "weight_hh", (3 * hidden_size, hidden_size), x)
-    for name, b in (("bias_ih", bias_ih), ("bias_hh", bias_hh)):
-        if b is not None:
-            _check_weight(b, name, (3 * hidden_size,), x)
+    _check_parameters(x, hidden_size, 3, weight_ih, weight_hh, bias_ih, bias_hh)
     out = _GRU.apply(x, h0, weight_ih, weight_hh, bias_ih, bias_hh)
     h_n = out[-1].unsqueeze(0)
-    if unbatched:
-        return out.squeeze(1), h_n.squeeze(1)
-    return (out.transpose(0, 1) if batch_first else out), h_n
+    return _in_layout(out, unbatched, batch_first), h_n.squeeze(1) if unbatched else h_n
 
 
 class _Recurrent(nn.Module):
