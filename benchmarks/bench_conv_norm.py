@@ -4,8 +4,8 @@ backward, and draw the ratio as a figure.
     python -m benchmarks.bench_conv_norm                  # writes _build/bench/conv_norm.png
     python -m benchmarks.bench_conv_norm --quick --out FILE
 
-Convolution: ``nnlib.conv2d`` (im2col by one strided slice per kernel offset, one einsum, and
-the explicit backward) against ``F.conv2d`` (oneDNN on the CPU, cuDNN on a GPU), for
+Convolution: ``nnlib.conv2d`` (im2col from one strided view, one matrix product per chunk of
+the batch, and the explicit backward) against ``F.conv2d`` (oneDNN on the CPU, cuDNN on a GPU), for
 3x3 and 5x5 kernels over image sizes, batch 32, 32 -> 32 channels, float32. Normalisation:
 ``nnlib.batch_norm`` (training mode) and ``nnlib.layer_norm`` against ``F.batch_norm`` and
 ``F.layer_norm`` on the same activations.
@@ -44,6 +44,17 @@ def time_fwd_bwd(fn, tensors, min_run_time: float) -> float:
     return timer.blocked_autorange(min_run_time=min_run_time).median
 
 
+def copy_bandwidth(x: torch.Tensor, min_run_time: float) -> float:
+    """Bytes per second that ``torch.clone`` of x reads and writes."""
+    timer = benchmark.Timer(stmt="x.clone()", globals={"x": x})
+    return 2 * x.nbytes / timer.blocked_autorange(min_run_time=min_run_time).median
+
+
+#: A normalisation's forward + backward moves at least 5 times its input: it reads x and writes
+#: y, then reads x and dL/dy and writes dL/dx (the statistics are per channel or per example).
+NORM_TRAFFIC = 5
+
+
 def cases(device, batch: int):
     g = torch.Generator().manual_seed(0)
     for kernel in (3, 5):
@@ -78,14 +89,21 @@ def main(argv=None) -> int:
         f"torch {torch.__version__} on {device} ({name or platform.machine()}), "
         f"{torch.get_num_threads()} CPU threads, batch {batch}, 32 channels, float32"
     )
-    print(f"{'op':11s} {'case':10s} {'size':>5s} {'torch ms':>9s} {'nnlib ms':>9s} {'ratio':>6s}")
-    rows = []
+    print(f"{'op':11s} {'case':10s} {'size':>5s} {'torch ms':>9s} {'nnlib ms':>9s} {'ratio':>6s}"
+          f" {'copy GB/s':>9s} {'torch':>6s} {'nnlib':>6s}")  # fmt: skip
+    rows, shares = [], {}
     for op, case, size, ours, theirs, tensors in cases(device, batch):
         t_torch = time_fwd_bwd(theirs, tensors, min_run)
         t_ours = time_fwd_bwd(ours, tensors, min_run)
         rows.append((op, case, size, t_torch, t_ours))
-        print(f"{op:11s} {case:10s} {size:5d} {t_torch * 1e3:9.3f} {t_ours * 1e3:9.3f} "
-              f"{t_ours / t_torch:6.2f}", flush=True)  # fmt: skip
+        line = (f"{op:11s} {case:10s} {size:5d} {t_torch * 1e3:9.3f} {t_ours * 1e3:9.3f} "
+                f"{t_ours / t_torch:6.2f}")  # fmt: skip
+        if op != "conv2d":  # memory-bound: the share of the copy bandwidth each reaches
+            copy = copy_bandwidth(tensors[0], min_run)
+            moved = NORM_TRAFFIC * tensors[0].nbytes
+            shares[op, case, size] = (copy, moved / t_torch / copy, moved / t_ours / copy)
+            line += " {:9.2f} {:6.2f} {:6.2f}".format(copy / 1e9, *shares[op, case, size][1:])
+        print(line, flush=True)
 
     import matplotlib
 
@@ -109,12 +127,25 @@ def main(argv=None) -> int:
     command = report.invocation("benchmarks.bench_conv_norm", argv)
     lines = report.header(f"Convolution and normalisation against PyTorch's, on {device.type}",
                           command, f"{torch.get_num_threads()} torch threads")  # fmt: skip
-    lines += [f"- torch {torch.__version__} on {device} ({name or platform.machine()}), batch "
-              f"{batch}, 32 channels, float32; forward + backward, median time; ratio = nnlib / "
-              "torch", "", "| op | case | size | torch ms | nnlib ms | ratio |",
-              "|---|---|---:|---:|---:|---:|"]  # fmt: skip
-    lines += [f"| {op} | {case} | {size} | {t_torch * 1e3:.3f} | {t_ours * 1e3:.3f} | "
-              f"{t_ours / t_torch:.2f} |" for op, case, size, t_torch, t_ours in rows]  # fmt: skip
+    lines += [
+        f"- torch {torch.__version__} on {device} ({name or platform.machine()}), batch "
+        f"{batch}, 32 channels, float32; forward + backward, median time; ratio = nnlib / "
+        "torch",
+        f"- normalisation's bandwidth: {NORM_TRAFFIC} times the input's bytes (the "
+        "least a fused forward + backward moves) / time, as a share of the copy bandwidth "
+        "of `torch.clone` on the same input in the same run; convolution is bound by its "
+        "arithmetic, not by memory",
+        "",
+        "| op | case | size | torch ms | nnlib ms | ratio | copy GB/s | torch share of copy "
+        "| nnlib share of copy |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for op, case, size, t_torch, t_ours in rows:
+        copy, torch_share, ours_share = shares.get((op, case, size), (None, None, None))
+        bandwidth = (" | | |" if copy is None else
+                     f"{copy / 1e9:.2f} | {torch_share:.2f} | {ours_share:.2f} |")  # fmt: skip
+        lines.append(f"| {op} | {case} | {size} | {t_torch * 1e3:.3f} | {t_ours * 1e3:.3f} | "
+                     f"{t_ours / t_torch:.2f} | {bandwidth}")  # fmt: skip
     print(f"report: {report.write(f'conv-norm-{device.type}', lines)}")
     return 0
 

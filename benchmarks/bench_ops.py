@@ -92,6 +92,23 @@ def cases(device: torch.device, size_factor: int = 1):
 
 TARGETS = {"activation": 1.2, "loss": 1.5, "pooling": 2.0}
 
+#: The fewest bytes a fused forward + backward must move, in units of the input's size: an
+#: element-wise op reads x and writes y, then reads x, reads dL/dy and writes dL/dx (5); a loss
+#: reads the logits, then reads them again and writes their gradient (3); a 2x2 pooling reads
+#: x and writes y (x / 4), then reads dL/dy (x / 4) and x and writes dL/dx (3 + 2 / 4).
+TRAFFIC = {"activation": 5.0, "loss": 3.0, "pooling": 3.5}
+BANDWIDTH_NOTE = (
+    "bandwidth = the bytes a fused forward + backward must move at least (5 times the input "
+    "for an element-wise op, 3 for a loss, 3.5 for a 2x2 pooling) / time, as a share of the "
+    "copy bandwidth of `torch.clone` on the same input in the same run (read + write)"
+)
+
+
+def copy_bandwidth(x: torch.Tensor, min_run_time: float) -> float:
+    """Bytes per second that ``torch.clone`` of x reads and writes."""
+    timer = benchmark.Timer(stmt="x.clone()", globals={"x": x.detach()})
+    return 2 * x.nbytes / timer.blocked_autorange(min_run_time=min_run_time).median
+
 
 def time_fwd_bwd(fn, x, min_run_time: float) -> float:
     """Median seconds of one forward + backward of fn at x."""
@@ -125,19 +142,26 @@ def main(argv=None) -> int:
     print(f"torch {torch.__version__} on {device} ({name or platform.machine()}), "
           f"{torch.get_num_threads()} CPU threads, size factor {args.size_factor}")  # fmt: skip
     modes = ("eager", "compiled") if args.mode == "both" else (args.mode,)
-    header = f"{'group':10s} {'op':30s} {'torch ms':>9s}"
+    header = f"{'group':10s} {'op':30s} {'copy GB/s':>9s} {'torch ms':>9s} {'share':>6s}"
     for mode in modes:
-        header += f" {mode + ' ms':>12s} {'ratio':>6s}"
+        header += f" {mode + ' ms':>12s} {'ratio':>6s} {'share':>6s}"
     print(header + "  target")
-    md = ["| group | op | torch ms |" + "".join(f" {m} ms | ratio |" for m in modes) + " target |",
-          "|---|---|---:|" + "---:|---:|" * len(modes) + "---:|"]  # fmt: skip
+    md = ["| group | op | copy GB/s | torch ms | torch share of copy |"
+          + "".join(f" {m} ms | ratio | {m} share of copy |" for m in modes) + " target |",
+          "|---|---|---:|---:|---:|" + "---:|---:|---:|" * len(modes) + "---:|"]  # fmt: skip
     worst = {mode: {} for mode in modes}
     compile_s = 0.0
     for group, op, ours, theirs, make in cases(device, args.size_factor):
         x = make()
+        copy = copy_bandwidth(x, min_run)
+
+        def share(seconds: float) -> float:
+            return TRAFFIC[group] * x.nbytes / seconds / copy  # noqa: B023
+
         t_torch = time_fwd_bwd(theirs, x, min_run)
-        line = f"{group:10s} {op:30s} {t_torch * 1e3:9.3f}"
-        row = f"| {group} | `{op}` | {t_torch * 1e3:.3f} |"
+        line = f"{group:10s} {op:30s} {copy / 1e9:9.2f} {t_torch * 1e3:9.3f} {share(t_torch):6.2f}"
+        row = f"| {group} | `{op}` | {copy / 1e9:.2f} | {t_torch * 1e3:.3f} | "
+        row += f"{share(t_torch):.2f} |"
         for mode in modes:
             fn = ours
             if mode == "compiled":
@@ -145,10 +169,11 @@ def main(argv=None) -> int:
                 start = time.perf_counter()
                 time_fwd_bwd(fn, x, 0.0)  # the first call compiles forward and backward
                 compile_s += time.perf_counter() - start
-            ratio = time_fwd_bwd(fn, x, min_run) / t_torch
+            t_ours = time_fwd_bwd(fn, x, min_run)
+            ratio = t_ours / t_torch
             worst[mode][group] = max(worst[mode].get(group, 0.0), ratio)
-            line += f" {ratio * t_torch * 1e3:12.3f} {ratio:6.2f}"
-            row += f" {ratio * t_torch * 1e3:.3f} | {ratio:.2f} |"
+            line += f" {t_ours * 1e3:12.3f} {ratio:6.2f} {share(t_ours):6.2f}"
+            row += f" {t_ours * 1e3:.3f} | {ratio:.2f} | {share(t_ours):.2f} |"
         print(line + f"  <= {TARGETS[group]:.1f}", flush=True)
         md.append(row + f" <= {TARGETS[group]:.1f} |")
     md.append("")
@@ -168,6 +193,7 @@ def main(argv=None) -> int:
     lines += [
         f"- torch {torch.__version__} on {device} ({name or platform.machine()}), size "
         f"factor {args.size_factor}; median times; ratio = nnlib / torch",
+        f"- {BANDWIDTH_NOTE}",
         "",
         *md,
     ]

@@ -3,10 +3,10 @@ r"""2-D convolution written from scratch, with an explicit backward pass.
 Same name, signature and semantics as :func:`torch.nn.functional.conv2d` (which, like every
 deep-learning library, computes a cross-correlation: the kernel is not flipped).
 
-Forward, by *im2col*: for each of the :math:`k_h k_w` kernel offsets :math:`(a, b)`, one
-strided slice of the padded input holds the input value that offset sees at every output
-position. Stacked, they form a matrix of "columns", one column per output position, and the
-convolution is a matrix product of the weight with it:
+Forward, by *im2col*: one strided view of the padded input (no copy) holds, for each of the
+:math:`k_h k_w` kernel offsets :math:`(a, b)`, the input value that offset sees at every
+output position. Copied out, it is a matrix of "columns", one column per output position, and
+the convolution is one matrix product of the weight with it:
 
 .. math::
     y_{n,o,i,j} = b_o + \sum_{c,a,b} w_{o,c,a,b}\;
@@ -25,6 +25,14 @@ Backward, from the same columns:
 
 ``groups`` splits the channels into independent convolutions, each seeing
 ``in_channels / groups`` input channels.
+
+The columns are :math:`k_h k_w` times larger than the input, so they are built for a chunk of
+the batch at a time (about ``COLUMN_BUDGET`` values, at least one example), as PyTorch's own
+fallback convolution builds them one example at a time: they are still in the cache when the
+matrix product reads them. Extra memory at the peak, beyond input, weight and output: the
+padded input and one chunk of columns in the forward pass; in the backward pass also the
+padded input's gradient and the chunk's column gradient. The columns are built again in the
+backward pass rather than kept.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from torch import nn
 from torch.autograd import Function
 
 from nnlib._validation import check_floating, check_int, check_pair, check_same_device
+from nnlib._windows import windows
 
 __all__ = ["conv2d", "conv_output_size", "Conv2d"]
 
@@ -52,31 +61,30 @@ def _same_padding(kernel: tuple[int, int], dilation: tuple[int, int]):
     return tuple(t // 2 for t in total), tuple(t - t // 2 for t in total)
 
 
-def _im2col(xp: torch.Tensor, kernel, stride, dilation, out) -> torch.Tensor:
-    """(N, C, Hp, Wp) padded input -> (N, C, kh*kw, Ho*Wo): what each kernel offset sees."""
+#: Floats of columns built at a time: the batch is taken in chunks of about this many, so that
+#: the columns stay in the CPU's cache between being written and being multiplied.
+COLUMN_BUDGET = 1 << 18
+
+
+def _im2col(xp: torch.Tensor, g: _Geometry) -> torch.Tensor:
+    """(N, C, Hp, Wp) padded input -> (G, C/G * k_h k_w, N out_h out_w) columns: one copy of
+    the strided view in which each kernel offset sees its input cell at every output position
+    of every example, so that one matrix product serves the whole chunk of the batch."""
     n, c = xp.shape[:2]
-    cols = []
-    for a in range(kernel[0]):
-        for b in range(kernel[1]):
-            top, left = a * dilation[0], b * dilation[1]
-            cols.append(xp[:, :, top : top + stride[0] * (out[0] - 1) + 1 : stride[0],
-                           left : left + stride[1] * (out[1] - 1) + 1 : stride[1]])  # fmt: skip
-    return torch.stack(cols, dim=2).reshape(n, c, kernel[0] * kernel[1], out[0] * out[1])
+    cols = windows(xp, g.kernel, g.stride, g.dilation, g.out)  # (N, C, kh, kw, oh, ow), a view
+    k = c // g.groups * g.kernel[0] * g.kernel[1]
+    return cols.permute(1, 2, 3, 0, 4, 5).reshape(g.groups, k, n * g.out[0] * g.out[1])
 
 
-def _col2im(cols: torch.Tensor, padded_shape, kernel, stride, dilation, out) -> torch.Tensor:
-    """The adjoint of :func:`_im2col`: add each offset's values back where they were read."""
-    n, c = cols.shape[:2]
-    cols = cols.reshape(n, c, kernel[0] * kernel[1], out[0], out[1])
-    xp = cols.new_zeros(padded_shape)
-    for a in range(kernel[0]):
-        for b in range(kernel[1]):
-            top, left = a * dilation[0], b * dilation[1]
-            window = (slice(None), slice(None),
-                      slice(top, top + stride[0] * (out[0] - 1) + 1, stride[0]),
-                      slice(left, left + stride[1] * (out[1] - 1) + 1, stride[1]))  # fmt: skip
-            xp[window] = xp[window] + cols[:, :, a * kernel[1] + b]  # windows overlap: add
-    return xp
+def _col2im_add_(xp: torch.Tensor, cols: torch.Tensor, g: _Geometry) -> None:
+    """The adjoint of :func:`_im2col`: add each kernel offset's column back onto the input
+    cells it was read from (windows overlap, so cells collect several)."""
+    n, c = xp.shape[:2]
+    cols = cols.reshape(c, g.kernel[0], g.kernel[1], n, *g.out)
+    view = windows(xp, g.kernel, g.stride, g.dilation, g.out).permute(1, 2, 3, 0, 4, 5)
+    for a in range(g.kernel[0]):
+        for b in range(g.kernel[1]):
+            view[:, a, b] += cols[:, a, b]  # one offset's cells never overlap
 
 
 class _Geometry:
@@ -92,18 +100,25 @@ class _Geometry:
         top, left = self.pad_before
         return xp[:, :, top : top + h, left : left + w]
 
+    def chunks(self, n: int, c: int):
+        """Slices of the batch whose columns hold about COLUMN_BUDGET floats (one at least)."""
+        per_example = c * self.kernel[0] * self.kernel[1] * self.out[0] * self.out[1]
+        step = max(1, COLUMN_BUDGET // per_example)
+        return [slice(i, i + step) for i in range(0, n, step)]
+
 
 class _Conv2d(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, g: _Geometry):
-        n, c_in, h, w = x.shape
-        c_out = weight.shape[0]
-        cols = _im2col(g.pad(x), g.kernel, g.stride, g.dilation, g.out)  # (N, C, K, L)
-        # Group the channels: (N, G, C/G * K, L) against weight (G, C_out/G, C/G * K).
-        k, length = c_in // g.groups * g.kernel[0] * g.kernel[1], g.out[0] * g.out[1]
-        cols = cols.reshape(n, g.groups, k, length)
-        wg = weight.reshape(g.groups, c_out // g.groups, k)
-        y = torch.einsum("gok,ngkl->ngol", wg, cols).reshape(n, c_out, *g.out)
+        n, c_in = x.shape[:2]
+        c_out, length = weight.shape[0], g.out[0] * g.out[1]
+        xp = g.pad(x)
+        wg = weight.reshape(g.groups, c_out // g.groups, -1)  # (G, C_out/G, C/G * K)
+        y = x.new_empty(n, c_out, length)
+        for part in g.chunks(n, c_in):  # y = w @ columns, a chunk of the batch at a time
+            yc = torch.matmul(wg, _im2col(xp[part], g))  # (G, C_out/G, chunk * L)
+            y[part] = yc.reshape(c_out, -1, length).transpose(0, 1)
+        y = y.view(n, c_out, *g.out)
         if bias is not None:
             y = y + bias.view(1, -1, 1, 1)
         ctx.save_for_backward(x, weight)
@@ -115,22 +130,23 @@ class _Conv2d(Function):
         x, weight = ctx.saved_tensors
         g = ctx.g
         n, c_in, h, w = x.shape
-        c_out = weight.shape[0]
-        k, length = c_in // g.groups * g.kernel[0] * g.kernel[1], g.out[0] * g.out[1]
-        go = grad_out.reshape(n, g.groups, c_out // g.groups, length)  # (N, G, C_out/G, L)
-        wg = weight.reshape(g.groups, c_out // g.groups, k)
+        c_out, length = weight.shape[0], g.out[0] * g.out[1]
+        wg = weight.reshape(g.groups, c_out // g.groups, -1)
         grad_x = grad_w = grad_b = None
-        if ctx.needs_input_grad[0]:
-            cols_grad = torch.einsum("gok,ngol->ngkl", wg, go).reshape(
-                n, c_in, g.kernel[0] * g.kernel[1], length
-            )
-            padded = (n, c_in, h + g.pad_before[0] + g.pad_after[0],
-                      w + g.pad_before[1] + g.pad_after[1])  # fmt: skip
-            grad_x = g.crop(_col2im(cols_grad, padded, g.kernel, g.stride, g.dilation, g.out), h, w)
-        if ctx.needs_input_grad[1]:
-            cols = _im2col(g.pad(x), g.kernel, g.stride, g.dilation, g.out)
-            cols = cols.reshape(n, g.groups, k, length)
-            grad_w = torch.einsum("ngol,ngkl->gok", go, cols).reshape(weight.shape)
+        xp = g.pad(x)
+        grad_xp = torch.zeros_like(xp) if ctx.needs_input_grad[0] else None
+        grad_wg = torch.zeros_like(wg) if ctx.needs_input_grad[1] else None
+        for part in g.chunks(n, c_in):
+            go = grad_out[part].reshape(-1, c_out, length).transpose(0, 1)  # (C_out, chunk, L)
+            go = go.reshape(g.groups, c_out // g.groups, -1)  # (G, C_out/G, chunk * L)
+            if grad_xp is not None:  # dL/dcolumns = w^T @ g, added back onto the input cells
+                _col2im_add_(grad_xp[part], torch.matmul(wg.mT, go), g)
+            if grad_wg is not None:  # dL/dw = g @ columns^T, summed over the chunk
+                grad_wg += torch.matmul(go, _im2col(xp[part], g).mT)
+        if grad_xp is not None:
+            grad_x = g.crop(grad_xp, h, w)
+        if grad_wg is not None:
+            grad_w = grad_wg.reshape(weight.shape)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = grad_out.sum(dim=(0, 2, 3))
         return grad_x, grad_w, grad_b, None

@@ -38,6 +38,8 @@ leading (batch) dims.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.autograd import Function
@@ -98,12 +100,60 @@ class _BatchNorm(Function):
         return grad_x, grad_w, grad_b, grad_mean, grad_var, None
 
 
-def _three_terms(g_hat, x_hat, inv_std, dims) -> torch.Tensor:
+def _normalise(xc: torch.Tensor, dims: tuple[int, ...], eps: float):
+    """x_hat = (x - mean) / sqrt(var + eps) over ``dims``, 1 / sqrt(var + eps), the variance
+    and the mean (all keepdim), in five passes over x.
+
+    The computed mean is off by about eps |x|, which would swamp deviations much smaller than
+    |x| (values close together); the deviations' own mean ``c`` is taken off once more, and
+    the variance of the corrected deviations is mean(d^2) - c^2."""
+    m = xc.numel() // max(1, math.prod(xc.shape[d] for d in range(xc.dim()) if d not in dims))
+    mean = xc.mean(dims, keepdim=True)
+    deviation = xc - mean
+    c = deviation.mean(dims, keepdim=True)
+    var = torch.linalg.vector_norm(deviation, 2, dims, keepdim=True).square() / m - c.square()
+    inv_std = torch.rsqrt(var + eps)
+    if torch.is_grad_enabled():  # double backward records these ops: no in-place change
+        return (deviation - c) * inv_std, inv_std, var, mean + c
+    return deviation.sub_(c).mul_(inv_std), inv_std, var, mean + c  # no new tensor to fill
+
+
+def _three_terms(g_hat, x_hat, inv_std, dims, g_x_hat=None) -> torch.Tensor:
     """dL/dx of a normalisation over ``dims`` (module docstring): the direct path, minus the
-    path through the mean, minus the path through the standard deviation."""
-    return inv_std * (
-        g_hat - g_hat.mean(dims, keepdim=True) - x_hat * (g_hat * x_hat).mean(dims, keepdim=True)
-    )
+    path through the mean, minus the path through the standard deviation,
+    ``inv_std * (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat))``; ``g_x_hat`` is
+    ``g_hat * x_hat`` when the caller has it already."""
+    mean_g = g_hat.mean(dims, keepdim=True)
+    mean_gx = (g_hat * x_hat if g_x_hat is None else g_x_hat).mean(dims, keepdim=True)
+    return (g_hat - mean_g).addcmul_(x_hat, -mean_gx).mul_(inv_std)
+
+
+def _affine(x_hat: torch.Tensor, weight, bias) -> torch.Tensor:
+    """gamma x_hat + beta, in place on x_hat (weight and bias already broadcastable)."""
+    if weight is not None:
+        x_hat = x_hat.mul_(weight)
+    return x_hat if bias is None else x_hat.add_(bias)
+
+
+def _backward(ctx, grad_out, dims, param_dims, weight):
+    """dL/dx, dL/dgamma, dL/dbeta of a normalisation over ``dims`` whose gamma and beta are
+    shared over ``param_dims``; the statistics are computed again from x, so that double
+    backward sees how they move."""
+    x = ctx.saved_tensors[0]
+    xc = _compute(x)
+    g = grad_out.to(xc.dtype)  # float32 arithmetic for half inputs, as in the forward pass
+    x_hat, inv_std, _, _ = _normalise(xc, dims, ctx.eps)
+    g_x_hat = g * x_hat
+    grad_x = grad_w = grad_b = None
+    if ctx.needs_input_grad[0]:
+        g_hat = g if weight is None else g * weight
+        gw_x_hat = g_x_hat if weight is None else g_x_hat * weight
+        grad_x = _three_terms(g_hat, x_hat, inv_std, dims, gw_x_hat)
+    if weight is not None and ctx.needs_input_grad[1]:
+        grad_w = _sum_over(g_x_hat, param_dims)
+    if ctx.has_bias and ctx.needs_input_grad[2]:
+        grad_b = _sum_over(g, param_dims)
+    return grad_x, grad_w, grad_b
 
 
 class _BatchNormTrain(Function):
@@ -113,13 +163,9 @@ class _BatchNormTrain(Function):
     def forward(ctx, x, weight, bias, eps):
         dims, shape = _reduce_dims(x), _channel_shape(x)
         xc = _compute(x)
-        mean = xc.mean(dims)
-        var = xc.var(dims, correction=0)
-        inv_std = torch.rsqrt(var + eps)
-        x_hat = (xc - mean.view(shape)) * inv_std.view(shape)
-        y = x_hat if weight is None else x_hat * weight.view(shape)
-        if bias is not None:
-            y = y + bias.view(shape)
+        y, _, var, mean = _normalise(xc, dims, eps)
+        var, mean = var.view(-1), mean.view(-1)  # one per channel, for the running statistics
+        y = _affine(y, *(None if p is None else p.view(shape) for p in (weight, bias)))
         ctx.save_for_backward(x, weight)
         ctx.eps, ctx.has_bias = eps, bias is not None
         ctx.mark_non_differentiable(mean, var)
@@ -129,20 +175,8 @@ class _BatchNormTrain(Function):
     def backward(ctx, grad_out, _grad_mean, _grad_var):
         x, weight = ctx.saved_tensors
         dims, shape = _reduce_dims(x), _channel_shape(x)
-        xc = _compute(x)
-        g = grad_out.to(xc.dtype)  # float32 arithmetic for half inputs, as in the forward pass
-        mean = xc.mean(dims, keepdim=True)
-        inv_std = torch.rsqrt(xc.var(dims, correction=0, keepdim=True) + ctx.eps)
-        x_hat = (xc - mean) * inv_std
-        g_hat = g if weight is None else g * weight.view(shape)
-        grad_x = grad_w = grad_b = None
-        if ctx.needs_input_grad[0]:
-            grad_x = _three_terms(g_hat, x_hat, inv_std, dims)
-        if weight is not None and ctx.needs_input_grad[1]:
-            grad_w = (g * x_hat).sum(dims)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_b = g.sum(dims)
-        return grad_x, grad_w, grad_b, None
+        weight = None if weight is None else weight.view(shape)
+        return (*_backward(ctx, grad_out, dims, dims, weight), None)
 
 
 def _compute(x: torch.Tensor) -> torch.Tensor:
@@ -276,27 +310,13 @@ def _sum_over(t: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
     return t.sum(dims) if dims else t
 
 
-def _deviations(x: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
-    """x minus its mean over ``dims``, corrected once: the computed mean is off by about
-    eps |x|, which matters when the deviations are much smaller than |x| (values close
-    together); subtracting the mean of the first deviations removes that error."""
-    deviation = x - x.mean(dims, keepdim=True)
-    return deviation - deviation.mean(dims, keepdim=True)
-
-
 class _LayerNorm(Function):
     """Normalisation over the last ``ndim`` dims of each example; the three-term backward."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, ndim, eps):
         dims = tuple(range(x.dim() - ndim, x.dim()))
-        deviation = _deviations(_compute(x), dims)
-        inv_std = torch.rsqrt(deviation.square().mean(dims, keepdim=True) + eps)
-        y = deviation * inv_std
-        if weight is not None:
-            y = y * weight
-        if bias is not None:
-            y = y + bias
+        y = _affine(_normalise(_compute(x), dims, eps)[0], weight, bias)
         ctx.save_for_backward(x, weight)
         ctx.dims, ctx.eps, ctx.has_bias = dims, eps, bias is not None
         return y.to(x.dtype)
@@ -304,21 +324,8 @@ class _LayerNorm(Function):
     @staticmethod
     def backward(ctx, grad_out):
         x, weight = ctx.saved_tensors
-        dims = ctx.dims
-        deviation = _deviations(_compute(x), dims)
-        g = grad_out.to(deviation.dtype)  # float32 arithmetic for half inputs, as forward
-        inv_std = torch.rsqrt(deviation.square().mean(dims, keepdim=True) + ctx.eps)
-        x_hat = deviation * inv_std
-        g_hat = g if weight is None else g * weight
-        lead = tuple(range(x.dim() - len(dims)))  # the batch dims: gamma and beta sum over them
-        grad_x = grad_w = grad_b = None
-        if ctx.needs_input_grad[0]:
-            grad_x = _three_terms(g_hat, x_hat, inv_std, dims)
-        if weight is not None and ctx.needs_input_grad[1]:
-            grad_w = _sum_over(g * x_hat, lead)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_b = _sum_over(g, lead)
-        return grad_x, grad_w, grad_b, None, None
+        lead = tuple(range(x.dim() - len(ctx.dims)))  # the batch dims: gamma and beta sum over
+        return (*_backward(ctx, grad_out, ctx.dims, lead, weight), None, None)
 
 
 def _check_normalized_shape(normalized_shape) -> tuple[int, ...]:

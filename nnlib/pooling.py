@@ -24,6 +24,7 @@ from torch import nn
 from torch.autograd import Function
 
 from nnlib._validation import check_floating, check_int, check_pair
+from nnlib._windows import windows
 
 __all__ = ["max_pool2d", "avg_pool2d", "pool_output_size", "MaxPool2d", "AvgPool2d"]
 
@@ -99,12 +100,8 @@ def _windows(x: torch.Tensor, g: _Geometry, fill: float) -> torch.Tensor:
     else:
         padded = x.new_full((n, c, hp, wp), fill)
         padded[:, :, ph : ph + h, pw : pw + w] = x
-    s0, s1, s2, s3 = padded.stride()
-    (sh, sw), (dh, dw) = g.stride, g.dilation
-    return padded.as_strided(
-        (n, c, g.out[0], g.out[1], g.kernel[0], g.kernel[1]),
-        (s0, s1, s2 * sh, s3 * sw, s2 * dh, s3 * dw),
-    )
+    view = windows(padded, g.kernel, g.stride, g.dilation, g.out)
+    return view.permute(0, 1, 4, 5, 2, 3)
 
 
 def _axis_positions(g: _Geometry, axis: int, size: int, device):

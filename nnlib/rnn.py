@@ -137,7 +137,7 @@ class _LSTM(Function):
             act = torch.sigmoid(a)  # torch's own, as the RNN's tanh: one kernel each, stable
             act[..., 2 * hidden : 3 * hidden] = torch.tanh(a[..., 2 * hidden : 3 * hidden])
             i, f, g, o = act.chunk(4, dim=-1)
-            c = f * c + i * g  # the additive cell path: dc_t/dc_{t-1} = diag(f)
+            c = torch.addcmul(f * c, i, g)  # f c + i g, additive: dc_t/dc_{t-1} = diag(f)
             tanh_cs.append(torch.tanh(c))
             h = o * tanh_cs[-1]
             hs.append(h)
@@ -168,8 +168,8 @@ class _LSTM(Function):
         back_c = grad_c_n  # the gradient reaching c_t from step t + 1 (or from c_n)
         for t in reversed(range(out.shape[0])):  # backpropagation through time
             grad_h = grad_out[t] + back_h
-            grad_c = back_c + grad_h * through_tanh[t]
-            reversed_grads.append(torch.cat([grad_c, grad_c, grad_c, grad_h], dim=-1) * slopes[t])
+            grad_c = torch.addcmul(back_c, grad_h, through_tanh[t])
+            reversed_grads.append(torch.cat([grad_c, grad_c, grad_c, grad_h], -1).mul_(slopes[t]))
             back_c = grad_c * f[t]  # along the cell: multiplied by the forget gate only
             back_h = reversed_grads[-1] @ w_hh
         grad_a = torch.stack(reversed_grads[::-1])
