@@ -19,6 +19,8 @@ chapters read for figures and tables.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -38,10 +40,10 @@ from nnlib.activations import _log1p_exp, _stable_sigmoid, log_softmax, sigmoid
 
 __all__ = [
     "l1_loss", "mse_loss", "huber_loss", "smooth_l1_loss", "pseudo_huber_loss",
-    "hinge_loss", "multi_margin_loss", "binary_cross_entropy",
+    "quantile_loss", "gaussian_nll_loss", "hinge_loss", "multi_margin_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "nll_loss", "cross_entropy", "sigmoid_focal_loss",
     "l1_loss_derivative", "mse_loss_derivative", "huber_loss_derivative",
-    "smooth_l1_loss_derivative", "pseudo_huber_loss_derivative",
+    "smooth_l1_loss_derivative", "pseudo_huber_loss_derivative", "quantile_loss_derivative",
     "LossSpec", "REGRESSION_LOSSES", "CLASSIFICATION_LOSSES",
 ]  # fmt: skip
 
@@ -289,6 +291,140 @@ def pseudo_huber_loss(
     )  # fmt: skip
 
 
+def _quantile(e, tau):
+    return torch.maximum((1 - tau) * e, -tau * e)
+
+
+def _quantile_prime(e, tau):
+    return (1 - tau) * (e > 0).to(e.dtype) - tau * (e < 0).to(e.dtype)  # 0 at e = 0, as L1
+
+
+def _check_quantile(quantile) -> float:
+    tau = check_number(quantile, "quantile", minimum=0, strict_minimum=True)
+    if tau >= 1:
+        raise ValueError(f"quantile must be in (0, 1); got {quantile!r}")
+    return tau
+
+
+def quantile_loss(
+    input: torch.Tensor, target: torch.Tensor, reduction: str = "mean", quantile: float = 0.5
+) -> torch.Tensor:
+    r"""Quantile (pinball) loss of the error :math:`e_i = x_i - y_i`, for a quantile
+    :math:`\tau \in (0, 1)`:
+
+    .. math::
+        \ell_i = \max\big((1 - \tau)\, e_i,\ -\tau\, e_i\big),\qquad
+        \frac{\partial \ell_i}{\partial x_i} = \begin{cases} 1 - \tau & e_i > 0 \\
+        -\tau & e_i < 0 \\ 0 & e_i = 0 \end{cases}
+
+    A prediction above the target costs :math:`1 - \tau` per unit, one below it :math:`\tau`,
+    so the constant that minimises the expected loss is the :math:`\tau`-quantile of the
+    targets: :math:`\tau = 0.5` is half the L1 loss, whose minimiser is the median. At
+    :math:`e_i = 0` the derivative is taken as 0 (inside the subgradient
+    :math:`[-\tau, 1 - \tau]`), as L1's. Not in PyTorch. Shape as :func:`l1_loss`.
+    """
+    tau = _check_quantile(quantile)
+    return _error_loss(
+        input, target, reduction,
+        lambda e: _quantile(e, tau), lambda e: _quantile_prime(e, tau),
+    )  # fmt: skip
+
+
+class _GaussianNLL(Function):
+    """l_i = (log v_i + e_i^2 / v_i) / 2, e = x - y, v = var clamped to eps from below;
+    dl/dx = e / v, dl/dy = -e / v, dl/dv = (1 / v - e^2 / v^2) / 2."""
+
+    @staticmethod
+    def forward(ctx, input, target, var, eps, full, reduction):
+        v = var.clamp(min=eps)
+        e = input - target
+        loss = 0.5 * (torch.log(v) + e * e / v)
+        if full:
+            loss = loss + 0.5 * math.log(2 * math.pi)
+        ctx.save_for_backward(input, target, var)
+        ctx.eps, ctx.reduction = eps, reduction
+        return _reduce(loss, reduction)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        input, target, var = ctx.saved_tensors
+        v = var.clamp(min=ctx.eps)
+        e = input - target
+        g = _unreduce(grad_out, e * v, ctx.reduction)  # the loss has the broadcast shape
+        grad_x = g * e / v
+        # As torch, the clamp does not stop the gradient: dl/dvar uses the clamped value.
+        grad_var = (g * 0.5 * (1 / v - e * e / (v * v))).sum_to_size(var.shape)
+        grad_y = -grad_x.sum_to_size(target.shape)
+        return grad_x.sum_to_size(input.shape), grad_y, grad_var, None, None, None
+
+
+def _gaussian_var(var, input: torch.Tensor) -> torch.Tensor:
+    """torch's var forms: a number; input's shape; input's shape without its last dim; or
+    input's shape with exactly one dim of size 1 (shared along that dim)."""
+    if isinstance(var, numbers.Real) and not isinstance(var, bool):
+        if var < 0:
+            raise ValueError(f"var must be >= 0; got {var!r}")
+        return torch.full_like(input, float(var))
+    check_floating(var, "var")
+    check_same_device(input, var, "input", "var")
+    if var.shape == input.shape:
+        pass
+    elif var.shape == input.shape[:-1]:
+        var = var.unsqueeze(-1)
+    elif (
+        var.dim() != input.dim()
+        or sum(b for a, b in zip(input.shape, var.shape, strict=True) if a != b) != 1
+    ):
+        raise ValueError(
+            f"var must have the input's shape {tuple(input.shape)}, that shape without its "
+            "last dim, or that shape with one dim of size 1; got "
+            f"{tuple(var.shape)}"
+        )
+    if bool((var < 0).any()):
+        raise ValueError(f"var must be >= 0 everywhere; got a minimum of {var.min().item():g}")
+    return var
+
+
+def gaussian_nll_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    var,
+    full: bool = False,
+    eps: float = 1e-6,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Negative log-likelihood of ``target`` under a Gaussian with mean ``input`` and variance
+    ``var``, as :func:`torch.nn.functional.gaussian_nll_loss`:
+
+    .. math::
+        \ell_i = \tfrac12\Big(\log v_i + \frac{(x_i - y_i)^2}{v_i}\Big)
+        \ \big(+\ \tfrac12 \log 2\pi \text{ if } \texttt{full}\big),
+        \qquad v_i = \max(\text{var}_i, \epsilon)
+
+    With one fixed variance it is MSE scaled by :math:`1/(2v)` plus a constant; predicting
+    ``var`` too (heteroscedastic regression) lets the network say where it is unsure, at
+    the price :math:`\tfrac12 \log v` per example. Gradients:
+    :math:`\partial\ell/\partial x = (x - y)/v`, :math:`\partial\ell/\partial v =
+    \tfrac12 (1/v - (x - y)^2/v^2)`, zero where :math:`v` equals the squared error. As in
+    torch, the clamp at ``eps`` does not stop the gradient reaching ``var``.
+
+    Shape: input :math:`(*)`; target the same shape or one that broadcasts to it; ``var`` a
+    number, the input's shape, that shape without its last dim, or that shape with one dim of
+    size 1 (a variance shared along it). Every entry of ``var`` must be >= 0.
+    """
+    check_floating(input, "input")
+    check_floating(target, "target")
+    _check_weight(target, "target", input)  # as torch, it may broadcast to the input's shape
+    check_reduction(reduction)
+    if not isinstance(full, bool):
+        raise TypeError(f"full must be a bool; got {full!r}")
+    eps = check_number(eps, "eps", minimum=0, strict_minimum=True)
+    var = _gaussian_var(var, input)
+    dtype = torch.promote_types(torch.promote_types(input.dtype, target.dtype), var.dtype)
+    input, target, var = input.to(dtype), target.to(dtype), var.to(dtype)
+    return _GaussianNLL.apply(input, target, var, eps, full, reduction)
+
+
 def l1_loss_derivative(input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     r"""Element-wise :math:`\partial \ell_i / \partial x_i = \operatorname{sign}(x_i - y_i)`."""
     return _error_derivative(input, target, _l1_prime)
@@ -315,6 +451,13 @@ def pseudo_huber_loss_derivative(input, target, delta: float = 1.0) -> torch.Ten
     r"""Element-wise :math:`e_i / \sqrt{1 + (e_i/\delta)^2}`."""
     delta = check_number(delta, "delta", minimum=0, strict_minimum=True)
     return _error_derivative(input, target, lambda e: _pseudo_huber_prime(e, delta))
+
+
+def quantile_loss_derivative(input, target, quantile: float = 0.5) -> torch.Tensor:
+    r"""Element-wise :math:`1 - \tau` where :math:`e_i > 0`, :math:`-\tau` where
+    :math:`e_i < 0`, 0 at :math:`e_i = 0`."""
+    tau = _check_quantile(quantile)
+    return _error_derivative(input, target, lambda e: _quantile_prime(e, tau))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import pytest
 import torch
@@ -795,5 +796,188 @@ def test_bce_weight_type_is_named_and_soft_targets_are_cast_before_smoothing():
 )
 def test_more_arguments_are_named(call, error, message):
     """Arguments whose errors mutation testing found untested, each named in its message."""
+    with pytest.raises(error, match=message):
+        call()
+
+
+# =============================================================================================
+# Likelihood losses: quantile (pinball) and Gaussian negative log-likelihood
+# =============================================================================================
+def _pinball(x, y, reduction, tau):
+    """The pinball loss written with autograd's ops: the reference nnlib's backward meets."""
+    e = x - y
+    return losses._reduce(torch.where(e > 0, (1 - tau) * e, -tau * e), reduction)
+
+
+@pytest.mark.parametrize("tau", [0.1, 0.5, 0.9])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@settings(max_examples=25, deadline=None)
+@given(shape=shapes, dtype=st.sampled_from([torch.float32, torch.float64]),
+       scale=st.sampled_from([1e-3, 1.0, 1e3]), seed=st.integers(0, 2**16))  # fmt: skip
+def test_quantile_loss_matches_its_formula(tau, reduction, shape, dtype, scale, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(shape, generator=g, dtype=dtype) * scale
+    y = torch.randn(shape, generator=g, dtype=dtype) * scale
+    _compare(lambda a, b, reduction: losses.quantile_loss(a, b, reduction, quantile=tau),
+             lambda a, b, reduction: _pinball(a, b, reduction, tau), x, y, reduction,
+             **TOL[dtype])  # fmt: skip
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_quantile_loss_at_one_half_is_half_of_l1(reduction):
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(5, 3, generator=g, dtype=torch.float64)
+    y = torch.randn(5, 3, generator=g, dtype=torch.float64)
+    y[0, 0] = x[0, 0]  # one zero error: both take the derivative 0 there
+    _compare(lambda a, b, reduction: losses.quantile_loss(a, b, reduction),
+             lambda a, b, reduction: 0.5 * F.l1_loss(a, b, reduction=reduction), x, y,
+             reduction, rtol=1e-15, atol=0)  # fmt: skip
+
+
+@pytest.mark.parametrize("tau", [0.05, 0.25, 0.5, 0.8])
+def test_quantile_loss_is_smallest_at_the_quantile_of_the_targets(tau):
+    """The constant prediction with the least mean pinball loss is the tau-quantile: here
+    every sample quantile ('lower') is a minimiser, and no constant on a fine grid beats it."""
+    y = torch.randn(1001, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    q = torch.quantile(y, tau, interpolation="lower")
+    best = losses.quantile_loss(q.expand(1001), y, quantile=tau)
+    grid = torch.linspace(-3, 3, 6001, dtype=torch.float64)
+    on_grid = torch.stack([losses.quantile_loss(c.expand(1001), y, quantile=tau) for c in grid])
+    assert best <= on_grid.min() + 1e-15
+    assert abs(grid[on_grid.argmin()] - q) < 0.02
+
+
+def test_quantile_loss_gradients_and_derivative_helper():
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(4, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    y = x.detach() + 0.5 * torch.sign(torch.randn(4, 3, generator=g, dtype=torch.float64))
+    y.requires_grad_(True)
+    for tau in (0.2, 0.7):
+        for reduction in REDUCTIONS:
+            fn = partial(losses.quantile_loss, reduction=reduction, quantile=tau)
+            assert gradcheck(fn, (x, y)) and gradgradcheck(fn, (x, y))
+        (grad,) = torch.autograd.grad(losses.quantile_loss(x, y, "sum", quantile=tau), x)
+        torch.testing.assert_close(losses.quantile_loss_derivative(x, y, quantile=tau), grad)
+        assert set(grad.unique().tolist()) <= {1 - tau, -tau}
+    e = torch.tensor([-2.0, 0.0, 3.0])
+    assert losses.quantile_loss_derivative(e, torch.zeros(3), 0.3).tolist() == pytest.approx(
+        [-0.3, 0.0, 0.7]
+    )
+
+
+VAR_FORMS = {  # name: (input shape, var shape or a number)
+    "same shape": ((4, 3), (4, 3)),
+    "last dim dropped": ((4, 3), (4,)),
+    "one dim of size 1": ((2, 3, 5), (2, 1, 5)),
+    "last dim of size 1": ((4, 3), (4, 1)),
+    "a number": ((4, 3), 0.7),
+    "scalar input": ((), ()),
+}
+
+
+def _gaussian_inputs(form, dtype, seed, below_eps=False):
+    shape, var_shape = VAR_FORMS[form]
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(shape, generator=g, dtype=dtype)
+    y = torch.randn(shape, generator=g, dtype=dtype)
+    if isinstance(var_shape, float):
+        return x, y, var_shape
+    var = torch.rand(var_shape, generator=g, dtype=dtype) * 2 + 0.05
+    if below_eps and var.numel() > 1:
+        var.view(-1)[0] = 1e-9  # clamped to eps: the gradient still reaches var, as in torch
+    return x, y, var
+
+
+@pytest.mark.parametrize("form", list(VAR_FORMS))
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("full", [False, True])
+@settings(max_examples=10, deadline=None)
+@given(dtype=st.sampled_from([torch.float32, torch.float64]), seed=st.integers(0, 2**16),
+       below_eps=st.booleans())  # fmt: skip
+def test_gaussian_nll_loss_matches_torch(form, reduction, full, dtype, seed, below_eps):
+    x, y, var = _gaussian_inputs(form, dtype, seed, below_eps)
+    results = []
+    for fn in (losses.gaussian_nll_loss, F.gaussian_nll_loss):
+        leaves = [t.detach().clone().requires_grad_(True) for t in (x, y)]
+        v = var if isinstance(var, float) else var.detach().clone().requires_grad_(True)
+        out = fn(*leaves, v, full=full, reduction=reduction)
+        weights = torch.linspace(-1.0, 2.0, out.numel(), dtype=out.dtype).reshape(out.shape)
+        grads = torch.autograd.grad((out * weights).sum(), leaves + ([] if isinstance(v, float)
+                                                                   else [v]))  # fmt: skip
+        results.append((out.detach(), *grads))
+    for ours, theirs in zip(*results, strict=True):
+        assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
+        torch.testing.assert_close(ours, theirs, **TOL[dtype])
+
+
+def test_gaussian_nll_loss_gradients():
+    for form in ("same shape", "last dim dropped", "one dim of size 1"):
+        x, y, var = _gaussian_inputs(form, torch.float64, 4)
+        leaves = (x.requires_grad_(), y.requires_grad_(), var.requires_grad_())
+        for reduction in REDUCTIONS:
+            fn = partial(losses.gaussian_nll_loss, reduction=reduction)
+            assert gradcheck(fn, leaves) and gradgradcheck(fn, leaves)
+
+
+def test_gaussian_nll_with_a_fixed_variance_is_scaled_mse_plus_a_constant():
+    """v fixed: l = (log v)/2 + e^2/(2v), so the loss and its gradient are MSE's over 2v."""
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(50, generator=g, dtype=torch.float64, requires_grad=True)
+    y = torch.randn(50, generator=g, dtype=torch.float64)
+    v = 0.3
+    nll = losses.gaussian_nll_loss(x, y, v)
+    mse = losses.mse_loss(x, y)
+    torch.testing.assert_close(nll, 0.5 * math.log(v) + mse / (2 * v), rtol=1e-14, atol=0)
+    (g_nll,) = torch.autograd.grad(nll, x)
+    (g_mse,) = torch.autograd.grad(losses.mse_loss(x, y), x)
+    torch.testing.assert_close(g_nll, g_mse / (2 * v), rtol=1e-14, atol=0)
+    full = losses.gaussian_nll_loss(x, y, v, full=True)
+    torch.testing.assert_close(full - nll, torch.tensor(0.5 * math.log(2 * math.pi),
+                                                        dtype=torch.float64))  # fmt: skip
+
+
+def test_gaussian_nll_best_variance_is_the_squared_error():
+    """dl/dv = (1/v - e^2/v^2)/2 vanishes at v = e^2: the loss is least there."""
+    e2 = torch.tensor([0.25, 4.0], dtype=torch.float64)
+    v = e2.clone().requires_grad_(True)
+    zero = torch.zeros(2, dtype=torch.float64)
+    loss = losses.gaussian_nll_loss(e2.sqrt(), zero, v, reduction="sum")
+    (grad,) = torch.autograd.grad(loss, v)
+    assert grad.abs().max() < 1e-15
+    for factor in (0.5, 2.0):
+        assert losses.gaussian_nll_loss(e2.sqrt(), zero, e2 * factor, reduction="sum") > loss
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: losses.quantile_loss(torch.zeros(2), torch.zeros(2), quantile=0), ValueError,
+         r"^quantile must be > 0; got 0$"),
+        (lambda: losses.quantile_loss(torch.zeros(2), torch.zeros(2), quantile=1.0), ValueError,
+         r"^quantile must be in \(0, 1\); got 1.0$"),
+        (lambda: losses.quantile_loss(torch.zeros(2), torch.zeros(2), quantile="x"), TypeError,
+         r"^quantile must be a"),
+        (lambda: losses.quantile_loss(torch.zeros(2), torch.zeros(3)), ValueError,
+         r"^target must have the same shape as input \(2,\); got \(3,\)$"),
+        (lambda: losses.gaussian_nll_loss(torch.zeros(2), torch.zeros(2), torch.tensor([1.0, -1.0])),
+         ValueError, r"^var must be >= 0 everywhere; got a minimum of -1$"),
+        (lambda: losses.gaussian_nll_loss(torch.zeros(2), torch.zeros(2), -0.5), ValueError,
+         r"^var must be >= 0; got -0.5$"),
+        (lambda: losses.gaussian_nll_loss(torch.zeros(4, 3), torch.zeros(4, 3), torch.ones(4, 2)),
+         ValueError, r"^var must have the input's shape \(4, 3\), that shape without its last "
+         r"dim, or that shape with one dim of size 1; got \(4, 2\)$"),
+        (lambda: losses.gaussian_nll_loss(torch.zeros(2), torch.zeros(3), 1.0), ValueError,
+         r"^target must broadcast to the input's shape \(2,\); got \(3,\)$"),
+        (lambda: losses.gaussian_nll_loss(torch.zeros(2), torch.zeros(2), 1.0, full=1),
+         TypeError, r"^full must be a bool; got 1$"),
+        (lambda: losses.gaussian_nll_loss(torch.zeros(2), torch.zeros(2), 1.0, eps=0),
+         ValueError, r"^eps must be > 0; got 0$"),
+        (lambda: losses.gaussian_nll_loss(torch.zeros(2), torch.zeros(2), torch.ones(2, dtype=int)),
+         TypeError, r"^var must be a floating-point tensor"),
+        (lambda: losses.gaussian_nll_loss(torch.zeros(2), torch.zeros(2), 1.0, reduction="avg"),
+         ValueError, r"^reduction must be one of 'none', 'mean', 'sum'; got 'avg'$"),
+    ],
+)  # fmt: skip
+def test_likelihood_loss_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()

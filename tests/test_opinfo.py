@@ -58,6 +58,7 @@ OPS: dict[tuple[str, str], Callable] = {
     ("nn.functional.binary_cross_entropy_with_logits", ""): L.binary_cross_entropy_with_logits,
     ("nn.functional.nll_loss", ""): L.nll_loss,
     ("nn.functional.cross_entropy", ""): L.cross_entropy,
+    ("nn.functional.gaussian_nll_loss", ""): L.gaussian_nll_loss,
     ("nn.functional.max_pool2d", ""): P.max_pool2d,
     ("nn.functional.avg_pool2d", ""): P.avg_pool2d,
     ("nn.functional.conv2d", ""): conv2d,
