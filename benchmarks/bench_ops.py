@@ -97,10 +97,13 @@ TARGETS = {"activation": 1.2, "loss": 1.5, "pooling": 2.0}
 #: reads the logits, then reads them again and writes their gradient (3); a 2x2 pooling reads
 #: x and writes y (x / 4), then reads dL/dy (x / 4) and x and writes dL/dx (3 + 2 / 4).
 TRAFFIC = {"activation": 5.0, "loss": 3.0, "pooling": 3.5}
+#: ...except the identity, a copy forward (2) whose backward passes dL/dy on untouched (0).
+TRAFFIC_OF_OP = {"identity": 2.0}
 BANDWIDTH_NOTE = (
     "bandwidth = the bytes a fused forward + backward must move at least (5 times the input "
-    "for an element-wise op, 3 for a loss, 3.5 for a 2x2 pooling) / time, as a share of the "
-    "copy bandwidth of `torch.clone` on the same input in the same run (read + write)"
+    "for an element-wise op, 2 for the identity, 3 for a loss, 3.5 for a 2x2 pooling) / time, "
+    "as a share of the copy bandwidth of `torch.clone` on the same input in the same run "
+    "(read + write)"
 )
 
 
@@ -156,7 +159,8 @@ def main(argv=None) -> int:
         copy = copy_bandwidth(x, min_run)
 
         def share(seconds: float) -> float:
-            return TRAFFIC[group] * x.nbytes / seconds / copy  # noqa: B023
+            traffic = TRAFFIC_OF_OP.get(op, TRAFFIC[group])  # noqa: B023
+            return traffic * x.nbytes / seconds / copy  # noqa: B023
 
         t_torch = time_fwd_bwd(theirs, x, min_run)
         line = f"{group:10s} {op:30s} {copy / 1e9:9.2f} {t_torch * 1e3:9.3f} {share(t_torch):6.2f}"
