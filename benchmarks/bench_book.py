@@ -63,6 +63,10 @@ def time_chapter(md_path: Path, threads: int | None = None) -> tuple[float, floa
     return total, startup, sorted(cells, reverse=True)
 
 
+#: Every page should execute within this many seconds on the project's 2-core machine.
+LIMIT_S = 60
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("chapters", nargs="*", type=Path)
@@ -73,19 +77,23 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--threads must be a positive integer; got {args.threads}")
     chapters = args.chapters or sorted((ROOT / "chapters").glob("*.md"))
     threads = f"{args.threads} intra-op threads" if args.threads else "PyTorch's default threads"
-    lines = [*report.header("Seconds per page", report.invocation("benchmarks.bench_book", argv),
-                            threads), "",
-             "| page | seconds | kernel start | slowest cells (seconds, index: first line) |",
-             "| --- | ---: | ---: | --- |"]  # fmt: skip
-    print("\n".join(lines[-2:]))
-    grand = 0.0
+    header = ["| page | seconds | share | kernel start | slowest cells (seconds, index: first "
+              "line) |", "| --- | ---: | ---: | ---: | --- |"]  # fmt: skip
+    print("\n".join(header))
+    rows = []
     for md in chapters:
         total, startup, cells = time_chapter(md, args.threads)
-        grand += total
         slow = "; ".join(f"{s:.1f} s, {i}: `{line}`" for s, i, line in cells[: args.slowest])
-        lines.append(f"| {md.stem} | {total:.1f} | {startup:.1f} | {slow} |")
-        print(lines[-1], flush=True)
-    lines.append(f"| all | {grand:.1f} | | |")
+        rows.append((md.stem, total, startup, slow))
+        print(f"| {md.stem} | {total:.1f} | | {startup:.1f} | {slow} |", flush=True)
+    grand = sum(total for _, total, _, _ in rows)
+    over = [f"{stem} ({total:.0f} s)" for stem, total, _, _ in rows if total > LIMIT_S]
+    over_limit = f"- pages over {LIMIT_S} s: {', '.join(over) if over else 'none'}"
+    lines = [*report.header("Seconds per page", report.invocation("benchmarks.bench_book", argv),
+                            threads), over_limit, "", *header]  # fmt: skip
+    lines += [f"| {stem} | {total:.1f} | {total / grand:.0%} | {startup:.1f} | {slow} |"
+              for stem, total, startup, slow in rows]  # fmt: skip
+    lines.append(f"| all | {grand:.1f} | 100% | | |")
     print(lines[-1])
     if not args.chapters:  # a partial run does not replace the report of every page
         print(f"report: {report.write('pages', lines)}")
