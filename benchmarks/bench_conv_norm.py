@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch.utils import benchmark
 
 import nnlib
+from benchmarks.bench_ops import copy_bandwidth
 from nnlib.conv import conv2d
 from nnlib.norm import batch_norm, layer_norm
 from tools import report
@@ -42,12 +43,6 @@ def time_fwd_bwd(fn, tensors, min_run_time: float) -> float:
 
     timer = benchmark.Timer(stmt="step()", globals={"step": step})
     return timer.blocked_autorange(min_run_time=min_run_time).median
-
-
-def copy_bandwidth(x: torch.Tensor, min_run_time: float) -> float:
-    """Bytes per second that ``torch.clone`` of x reads and writes."""
-    timer = benchmark.Timer(stmt="x.clone()", globals={"x": x})
-    return 2 * x.nbytes / timer.blocked_autorange(min_run_time=min_run_time).median
 
 
 #: A normalisation's forward + backward moves at least 5 times its input: it reads x and writes
