@@ -59,13 +59,20 @@ def _step(x: torch.Tensor) -> torch.Tensor:
     return torch.sign(x).clamp(min=0)
 
 
+def _minus_abs(x: torch.Tensor) -> torch.Tensor:
+    """-|x| whose autograd slope at 0 is +1, the x <= 0 branch that ``_step`` picks there, so
+    that a backward built from these helpers differentiates correctly at 0 (torch's abs
+    has slope 0 there, which made the second derivative of a sigmoid 0 at 0)."""
+    return x - 2 * torch.relu(x)
+
+
 def _stable_sigmoid(x: torch.Tensor) -> torch.Tensor:
     """1 / (1 + e^{-x}) without overflow: only e = e^{-|x|} <= 1 is ever computed.
 
     sigma(|x|) = 1 / (1 + e); for x < 0, sigma(x) = e / (1 + e) = e sigma(|x|). Both branches
     give 1/2 at x = 0, so the step's value there does not matter.
     """
-    e = torch.exp(-x.abs())
+    e = torch.exp(_minus_abs(x))
     r = torch.reciprocal(1 + e)
     return r * (e + _step(x) * (1 - e))
 
@@ -78,7 +85,7 @@ def _stable_tanh(x: torch.Tensor) -> torch.Tensor:
 
 def _log1p_exp(x: torch.Tensor) -> torch.Tensor:
     """log(1 + e^x) = max(x, 0) + log1p(e^{-|x|}), without overflow for any x."""
-    return x.clamp(min=0) + torch.log1p(torch.exp(-x.abs()))
+    return torch.relu(x) + torch.log1p(torch.exp(_minus_abs(x)))
 
 
 def _softplus(x: torch.Tensor, beta: float, threshold: float) -> torch.Tensor:

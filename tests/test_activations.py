@@ -118,6 +118,28 @@ def test_gradcheck_and_gradgradcheck(name):
     assert gradgradcheck(fn, (x,))
 
 
+def _second_derivative(fn, x):
+    """d2 f / dx2 element-wise by double backward, or None without a differentiable grad."""
+    x = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(fn(x).sum(), x, create_graph=True)
+    if not grad.requires_grad:
+        return None
+    return torch.autograd.grad(grad.sum(), x)[0]
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_second_derivative_at_zero_matches_torch(name):
+    """gradgradcheck above keeps away from 0; at exactly 0 the double backward must agree
+    with torch's too (a slope-0 abs inside the stable sigmoid once made silu's, softplus's
+    and BCE's second derivatives wrong there)."""
+    spec = REG[name]
+    x = torch.tensor([0.0, -0.0, 1e-300, -1e-300], dtype=torch.float64)
+    ours = _second_derivative(spec.function, x)
+    if ours is None:
+        pytest.skip(f"{name} has no double backward")
+    torch.testing.assert_close(ours, _second_derivative(spec.torch_function, x))
+
+
 @pytest.mark.parametrize("name", ELEMENTWISE)
 def test_derivative_function_equals_autograd(name):
     spec = REG[name]

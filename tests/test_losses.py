@@ -981,3 +981,17 @@ def test_gaussian_nll_best_variance_is_the_squared_error():
 def test_likelihood_loss_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("label", [0.0, 1.0, 0.3])
+def test_bce_with_logits_second_derivative_at_zero_matches_torch(label):
+    """The Hessian of the logistic loss is sigma (1 - sigma), 1/4 at a logit of exactly 0."""
+    x = torch.tensor([0.0, -0.0, 2.0, -2.0], dtype=torch.float64)
+    y = torch.full_like(x, label)
+    second = []
+    for fn in (losses.binary_cross_entropy_with_logits, F.binary_cross_entropy_with_logits):
+        z = x.clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(fn(z, y, reduction="sum"), z, create_graph=True)
+        second.append(torch.autograd.grad(grad.sum(), z)[0])
+    torch.testing.assert_close(second[0], second[1])
+    torch.testing.assert_close(second[0][:2], torch.full((2,), 0.25, dtype=torch.float64))
