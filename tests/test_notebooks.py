@@ -373,6 +373,25 @@ def test_sync_copies_prose_keeps_outputs_and_refuses_changed_code(tmp_path):
         notebooks.sync(md)
 
 
+def test_sync_copies_a_change_of_comments_but_not_of_code(tmp_path):
+    md, ipynb = tmp_path / "chapter.md", tmp_path / "chapter.ipynb"
+    shutil.copy(L1_CHAPTER.with_suffix(".md"), md)
+    shutil.copy(L1_CHAPTER, ipynb)
+    imports = "```{code-cell} ipython3\nimport "  # a cell without options
+    commented = md.read_text().replace(imports, imports.replace("import", "# a comment\nimport"), 1)
+    assert commented != md.read_text()
+    md.write_text(commented)
+    notebooks.sync(md)
+    assert notebooks.compare_pair(md, ipynb) == []
+    assert notebooks.missing_execution_counts(ipynb) == []
+    # the same comment, with the code after it changed: refused
+    md.write_text(commented.replace("# a comment\n", "# a comment\nx = 1  # x\n", 1))
+    with pytest.raises(ValueError, match="a code cell changed"):
+        notebooks.sync(md)
+    # a "#" inside a string is code, not a comment
+    assert notebooks.code_tokens('s = "# not a comment"') != notebooks.code_tokens("s = ")
+
+
 def test_missing_execution_counts_are_detected(tmp_path):
     nb = nbformat.read(L1_CHAPTER, as_version=4)
     for cell in nb.cells:

@@ -11,9 +11,10 @@ outputs and execution counts. Cell ids are deterministic, no timing metadata is 
 printed text is merged into one output per stream, so re-executing an unchanged chapter
 leaves the file byte-identical.
 
-``sync`` copies a chapter's Markdown cells into its ``.ipynb`` without executing anything,
-and refuses when any code cell (source, tags, figure options) differs: outputs depend only on
-code, so a change of prose alone needs no re-execution.
+``sync`` copies a chapter's Markdown cells, and code cells whose change is confined to
+comments, into its ``.ipynb`` without executing anything, and refuses when any code cell
+differs otherwise (code, tags, figure options): outputs depend only on code, so a change of
+prose or comments alone needs no re-execution.
 
 ``check`` fails when a pair's inputs differ (cell types, sources, tags), when a page does
 not start with the install cell a reader runs first (tools/install_cell.py), or when a code
@@ -24,10 +25,12 @@ unexecuted notebook would check nothing.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import re
 import sys
+import tokenize
 from pathlib import Path
 
 import jupytext
@@ -117,15 +120,29 @@ def sync(md_path: Path) -> Path:
     ours, stored = jupytext.read(md_path), jupytext.read(out)
     mine, theirs = input_signature(ours), input_signature(stored)
     code_differs = len(mine) != len(theirs) or any(
-        a != b for a, b in zip(mine, theirs, strict=False) if "code" in (a[0], b[0])
+        (a[0], code_tokens(a[1]), *a[2:]) != (b[0], code_tokens(b[1]), *b[2:])
+        for a, b in zip(mine, theirs, strict=False)
+        if "code" in (a[0], b[0])
     )
     if code_differs:
         raise ValueError(f"{md_path}: a code cell changed; run make notebook NB={md_path}")
     for cell, new in zip(stored.cells, ours.cells, strict=True):
-        if cell.cell_type == "markdown":
-            cell.source = new.source
+        cell.source = new.source  # prose, or code whose comments alone changed
     jupytext.write(stored, out, fmt="ipynb")
     return out
+
+
+def code_tokens(source: str) -> tuple:
+    """The Python tokens of a code cell without its comments and blank lines: two sources
+    with the same tokens run the same code. Source that does not tokenize (a magic, say)
+    is compared as it is."""
+    try:
+        tokens = tokenize.generate_tokens(io.StringIO(source.strip() + "\n").readline)
+        return tuple(
+            (t.type, t.string) for t in tokens if t.type not in (tokenize.COMMENT, tokenize.NL)
+        )
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return (source.strip(),)
 
 
 def input_signature(nb) -> list[tuple[str, str, tuple[str, ...], str]]:
