@@ -71,7 +71,8 @@ class Value:
 
     def __mul__(self, other) -> Value:
         other = _as_value(other)
-        return Value(self.data * other.data, (self, other), "*", Value._mul_backward)
+        product = self.data * other.data
+        return Value(product, (self, other), "*", Value._mul_backward)
 
     @staticmethod
     def _mul_backward(out: Value) -> None:  # d(ab)/da = b, d(ab)/db = a
@@ -178,8 +179,8 @@ class Value:
         return order
 
     def backward(self) -> None:
-        """Fill ``grad`` of every node with d self / d node (gradients accumulate: zero them
-        between calls, as with PyTorch)."""
+        """Fill ``grad`` of every node with d self / d node (gradients
+        accumulate: zero them between calls, as with PyTorch)."""
         order = self.topological_order()
         self.grad = 1.0  # d self / d self
         for node in reversed(order):  # children before parents

@@ -137,11 +137,14 @@ class _Conv2d(Function):
         grad_xp = torch.zeros_like(xp) if ctx.needs_input_grad[0] else None
         grad_wg = torch.zeros_like(wg) if ctx.needs_input_grad[1] else None
         for part in g.chunks(n, c_in):
-            go = grad_out[part].reshape(-1, c_out, length).transpose(0, 1)  # (C_out, chunk, L)
-            go = go.reshape(g.groups, c_out // g.groups, -1)  # (G, C_out/G, chunk * L)
-            if grad_xp is not None:  # dL/dcolumns = w^T @ g, added back onto the input cells
+            go = grad_out[part].reshape(-1, c_out, length).transpose(0, 1)
+            # (C_out, chunk, L) -> (G, C_out/G, chunk * L)
+            go = go.reshape(g.groups, c_out // g.groups, -1)
+            if grad_xp is not None:
+                # dL/dcolumns = w^T @ g, added back onto the input cells
                 _col2im_add_(grad_xp[part], torch.matmul(wg.mT, go), g)
-            if grad_wg is not None:  # dL/dw = g @ columns^T, summed over the chunk
+            if grad_wg is not None:
+                # dL/dw = g @ columns^T, summed over the chunk
                 grad_wg += torch.matmul(go, _im2col(xp[part], g).mT)
         if grad_xp is not None:
             grad_x = g.crop(grad_xp, h, w)

@@ -117,7 +117,8 @@ def _check_class_weight(weight, x: torch.Tensor):
 # Regression: losses of the error e = x - y
 # ---------------------------------------------------------------------------------------------
 class _ErrorLoss(Function):
-    """l_i = rho(e_i), e = x - y;  dl_i/dx_i = rho'(e_i);  dl_i/dy_i = -rho'(e_i)."""
+    """l_i = rho(e_i) with e = x - y;
+    dl_i/dx_i = rho'(e_i), dl_i/dy_i = -rho'(e_i)."""
 
     @staticmethod
     def forward(ctx, input, target, rho, rho_prime, reduction):
@@ -128,8 +129,10 @@ class _ErrorLoss(Function):
     @staticmethod
     def backward(ctx, grad_out):
         input, target = ctx.saved_tensors
-        grad = _unreduce(grad_out, input, ctx.reduction) * ctx.rho_prime(input - target)
-        return grad, -grad, None, None, None  # chain rule: dL/dx = dL/dl * dl/dx
+        # chain rule: dL/dx = dL/dl * dl/dx
+        grad_l = _unreduce(grad_out, input, ctx.reduction)
+        grad = grad_l * ctx.rho_prime(input - target)
+        return grad, -grad, None, None, None
 
 
 def _l1(e):
@@ -631,8 +634,10 @@ def binary_cross_entropy(
 
 
 class _BCEWithLogits(Function):
-    """l = w [q y softplus(-x) + (1-y) softplus(x)]   (q = pos_weight; -log sigma(x) = softplus(-x))
-    dl/dx = w [(q y + 1 - y) sigma(x) - q y];  dl/dy = w [q softplus(-x) - softplus(x)]."""
+    """l = w [q y softplus(-x) + (1-y) softplus(x)], with q = pos_weight
+    (-log sigma(x) = softplus(-x));
+    dl/dx = w [(q y + 1 - y) sigma(x) - q y];
+    dl/dy = w [q softplus(-x) - softplus(x)]."""
 
     @staticmethod
     def forward(ctx, x, y, weight, pos_weight, reduction):
@@ -640,8 +645,8 @@ class _BCEWithLogits(Function):
         loss = q * y * _log1p_exp(-x) + (1 - y) * _log1p_exp(x)
         if weight is not None:
             loss = loss * weight
-        saved = (x, y) + tuple(t for t in (weight, pos_weight) if t is not None)
-        ctx.save_for_backward(*saved)
+        optional = (t for t in (weight, pos_weight) if t is not None)
+        ctx.save_for_backward(x, y, *optional)
         ctx.has = (weight is not None, pos_weight is not None)
         ctx.reduction = reduction
         return _reduce(loss, reduction)

@@ -119,12 +119,15 @@ def _normalise(xc: torch.Tensor, dims: tuple[int, ...], eps: float):
 
 
 def _three_terms(g_hat, x_hat, inv_std, dims, g_x_hat=None) -> torch.Tensor:
-    """dL/dx of a normalisation over ``dims`` (module docstring): the direct path, minus the
-    path through the mean, minus the path through the standard deviation,
-    ``inv_std * (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat))``; ``g_x_hat`` is
-    ``g_hat * x_hat`` when the caller has it already."""
+    """dL/dx of a normalisation over ``dims`` (module docstring): the direct
+    path, minus the path through the mean, minus the path through the
+    standard deviation,
+    ``inv_std * (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat))``;
+    ``g_x_hat`` is ``g_hat * x_hat`` when the caller has it already."""
+    if g_x_hat is None:
+        g_x_hat = g_hat * x_hat
     mean_g = g_hat.mean(dims, keepdim=True)
-    mean_gx = (g_hat * x_hat if g_x_hat is None else g_x_hat).mean(dims, keepdim=True)
+    mean_gx = g_x_hat.mean(dims, keepdim=True)
     return (g_hat - mean_g).addcmul_(x_hat, -mean_gx).mul_(inv_std)
 
 

@@ -148,7 +148,8 @@ class _MaxPool2d(Function):
         (indices,) = ctx.saved_tensors
         n, c, h, w = ctx.input_shape
         grad = grad_out.new_zeros(n, c, h * w)
-        grad = grad.scatter_add(2, indices.reshape(n, c, -1), grad_out.reshape(n, c, -1))
+        winners = indices.reshape(n, c, -1)  # each output's input position
+        grad = grad.scatter_add(2, winners, grad_out.reshape(n, c, -1))
         return grad.reshape(n, c, h, w), None
 
 

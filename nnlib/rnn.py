@@ -80,34 +80,38 @@ __all__ = ["rnn", "lstm", "gru", "RNN", "LSTM", "GRU"]
 
 
 class _RNN(Function):
-    """Elman RNN over a (T, N, I) sequence; returns all hidden states (T, N, H)."""
+    """Elman RNN over a (T, N, I) sequence; returns all hidden states
+    (T, N, H)."""
 
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, relu):
-        inputs = x @ w_ih.T  # the input part of every step at once: (T, N, H)
+        inputs = x @ w_ih.T  # the input part of every step at once
         if b_ih is not None:
             inputs = inputs + b_ih
         if b_hh is not None:
             inputs = inputs + b_hh
         hs, h, w_hh_t = [], h0, w_hh.T
         for t in range(x.shape[0]):
-            z = torch.addmm(inputs[t], h, w_hh_t)  # inputs[t] + h W_hh^T, one op
+            z = torch.addmm(inputs[t], h, w_hh_t)  # inputs[t] + h W_hh^T
             h = z.clamp(min=0) if relu else torch.tanh(z)
             hs.append(h)
         out = torch.stack(hs)
         ctx.save_for_backward(x, h0, w_ih, w_hh, out)
-        ctx.relu, ctx.has_b_ih, ctx.has_b_hh = relu, b_ih is not None, b_hh is not None
+        ctx.relu = relu
+        ctx.has_b_ih, ctx.has_b_hh = b_ih is not None, b_hh is not None
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
         x, h0, w_ih, w_hh, out = ctx.saved_tensors
-        # f'(z_t) from the outputs: ReLU's is 1 where h > 0; tanh's is 1 - h^2
-        slope = out > 0 if ctx.relu else 1 - out * out  # a bool mask multiplies as 0/1
-        previous = torch.cat([h0.unsqueeze(0), out[:-1]])  # h_{t-1} for every t
+        # f'(z_t) from the outputs: ReLU's is 1 where h > 0 (a bool mask
+        # multiplies as 0/1); tanh's is 1 - h^2
+        slope = out > 0 if ctx.relu else 1 - out * out
+        previous = torch.cat([h0.unsqueeze(0), out[:-1]])  # every h_{t-1}
         reversed_deltas = []  # delta_t, last step first
-        back = torch.zeros_like(h0)  # W_hh^T delta_{t+1}: nothing after the last step
-        for t in reversed(range(out.shape[0])):  # backpropagation through time
+        # W_hh^T delta_{t+1}: nothing comes back after the last step
+        back = torch.zeros_like(h0)
+        for t in reversed(range(out.shape[0])):  # through time, backwards
             reversed_deltas.append((grad_out[t] + back) * slope[t])
             back = reversed_deltas[-1] @ w_hh
         deltas = torch.stack(reversed_deltas[::-1])
@@ -115,9 +119,11 @@ class _RNN(Function):
         grad_w_hh = flat.T @ previous.reshape(-1, previous.shape[-1])
         grad_w_ih = flat.T @ x.reshape(-1, x.shape[-1])
         grad_b = flat.sum(0)
-        grad_b_ih = grad_b if ctx.has_b_ih else None  # both biases enter z_t the same way
+        # both biases enter z_t the same way
+        grad_b_ih = grad_b if ctx.has_b_ih else None
         grad_b_hh = grad_b if ctx.has_b_hh else None
-        return deltas @ w_ih, back, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh, None
+        grad_x = deltas @ w_ih
+        return grad_x, back, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh, None
 
 
 class _LSTM(Function):

@@ -93,3 +93,20 @@ def test_a_line_that_cannot_be_fitted_does_not_stop_the_others():
     assert [len(line) > 40 for line in fitted.splitlines()] == [True] + [False] * 4
     docstring = wrap_code.fit(TRICKY["docstring with a list"], 40)
     assert "    - the first item of a list, which is long\n" in docstring  # kept as written
+
+
+def test_included_nnlib_code_must_fit_too(tmp_path):
+    """nnlib's code shown with literalinclude and :pyobject: is held to the same width."""
+    (tmp_path / "lib.py").write_text(
+        "class Op:\n    @staticmethod\n    def backward(x):\n        return x  # short\n\n\n"
+        "def other():\n    return '" + "x" * 90 + "'\n"
+    )
+    page = tmp_path / "page.md"
+    page.write_text("Text.\n\n```{literalinclude} lib.py\n:pyobject: Op.backward\n```\n")
+    assert wrap_code.too_long(page) == []
+    page.write_text("Text.\n\n```{literalinclude} lib.py\n:pyobject: other\n```\n")
+    (problem,) = wrap_code.too_long(page)
+    assert "lib.py:8: (other, shown on page.md)" in problem
+    page.write_text("```{literalinclude} lib.py\n:pyobject: Missing\n```\n")
+    with pytest.raises(ValueError, match="no object 'Missing'"):
+        wrap_code.too_long(page)

@@ -18,6 +18,9 @@ width; what ruff cannot shorten is then split here, and ruff runs again:
   brackets. An f-string is never split inside a replacement field (on Python 3.12 and later,
   where f-strings are no longer single tokens, f-strings are not split at all).
 
+nnlib's code shown on a page with ``{literalinclude}`` and ``:pyobject:`` is checked against
+the same width (``--check`` lists its long lines; it is not rewritten).
+
 Each change keeps the program the same; what cannot be changed safely (a comment on the last
 line of a multi-line string or after a backslash, a word longer than the line) is left.
 Lines that still do not fit are listed, to be shortened by hand.
@@ -321,10 +324,39 @@ def rewrite(path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def included_objects(text: str, folder: Path) -> list[tuple[Path, str]]:
+    """(file, object) of each ``{literalinclude}`` with ``:pyobject:`` in a page: nnlib's own
+    code, shown on the page, which must fit the same column (it is not reformatted here)."""
+    found = re.findall(r"^`{3,}\{literalinclude\}\s*(\S+)\n:pyobject:\s*(\S+)", text, re.M)
+    return [((folder / file).resolve(), name) for file, name in found]
+
+
+def object_lines(path: Path, name: str) -> list[tuple[int, str]]:
+    """(line number, text) of the class, function or method ``name`` (``Class.method``)."""
+    import ast
+
+    source = path.read_text()
+    scope: list[ast.AST] = [ast.parse(source)]
+    for part in name.split("."):
+        scope = [n for s in scope for n in ast.iter_child_nodes(s)
+                 if isinstance(n, ast.ClassDef | ast.FunctionDef) and n.name == part]  # fmt: skip
+        if not scope:
+            raise ValueError(f"{path}: no object {name!r} to include")
+    node = scope[0]
+    start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+    lines = source.splitlines()
+    return [(n + 1, lines[n]) for n in range(start - 1, node.end_lineno)]
+
+
 def too_long(path: Path) -> list[str]:
-    lines = path.read_text().splitlines()
-    return [f"{path}:{n + 1}: {lines[n]}" for first, end, width in code_cells(path.read_text())
-            for n in range(first, end) if len(lines[n]) > width]  # fmt: skip
+    text = path.read_text()
+    lines = text.splitlines()
+    problems = [f"{path}:{n + 1}: {lines[n]}" for first, end, width in code_cells(text)
+                for n in range(first, end) if len(lines[n]) > width]  # fmt: skip
+    for source, name in included_objects(text, path.parent):
+        problems += [f"{source}:{n}: ({name}, shown on {path.name}) {line}"
+                     for n, line in object_lines(source, name) if len(line) > WIDTH]  # fmt: skip
+    return problems
 
 
 def main() -> None:
