@@ -79,20 +79,43 @@ from nnlib._validation import check_choice, check_floating, check_int, check_sam
 __all__ = ["rnn", "lstm", "gru", "RNN", "LSTM", "GRU"]
 
 
+def _addmm(bias, a, b, out=None):
+    """bias + a @ b in one kernel; batched over the ensemble dim when a is 3-d."""
+    return (torch.addmm if a.dim() == 2 else torch.baddbmm)(bias, a, b, out=out)
+
+
+def _row(b):
+    """A bias as a row added to every example: (G) as it is, (E, G) as (E, 1, G)."""
+    return b if b.dim() == 1 else b.unsqueeze(-2)
+
+
+def _sum_outer(a, b):
+    """The sum over steps and examples of a_t^T b_t: (T, N, A), (T, N, B) -> (A, B), or with
+    an ensemble dim (T, E, N, .) -> (E, A, B), one sum per network."""
+    if a.dim() == 3:
+        return a.reshape(-1, a.shape[-1]).T @ b.reshape(-1, b.shape[-1])
+    return (a.mT @ b).sum(0)  # per step, then over the steps: faster than one einsum
+
+
+def _sum_steps(a):
+    """The sum over steps and examples: (T, N, A) -> (A), or (T, E, N, A) -> (E, A)."""
+    return a.reshape(-1, a.shape[-1]).sum(0) if a.dim() == 3 else a.sum((0, 2))
+
+
 class _RNN(Function):
     """Elman RNN over a (T, N, I) sequence; returns all hidden states
-    (T, N, H)."""
+    (T, N, H). With an ensemble dim E after T, each network on its own."""
 
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, relu):
-        inputs = x @ w_ih.T  # the input part of every step at once
+        inputs = x @ w_ih.mT  # the input part of every step at once
         if b_ih is not None:
-            inputs = inputs + b_ih
+            inputs = inputs + _row(b_ih)
         if b_hh is not None:
-            inputs = inputs + b_hh
-        hs, h, w_hh_t = [], h0, w_hh.T
+            inputs = inputs + _row(b_hh)
+        hs, h, w_hh_t = [], h0, w_hh.mT
         for t in range(x.shape[0]):
-            z = torch.addmm(inputs[t], h, w_hh_t)  # inputs[t] + h W_hh^T
+            z = _addmm(inputs[t], h, w_hh_t)  # inputs[t] + h W_hh^T
             h = z.clamp(min=0) if relu else torch.tanh(z)
             hs.append(h)
         out = torch.stack(hs)
@@ -115,10 +138,9 @@ class _RNN(Function):
             reversed_deltas.append((grad_out[t] + back) * slope[t])
             back = reversed_deltas[-1] @ w_hh
         deltas = torch.stack(reversed_deltas[::-1])
-        flat = deltas.reshape(-1, deltas.shape[-1])
-        grad_w_hh = flat.T @ previous.reshape(-1, previous.shape[-1])
-        grad_w_ih = flat.T @ x.reshape(-1, x.shape[-1])
-        grad_b = flat.sum(0)
+        grad_w_hh = _sum_outer(deltas, previous)  # sum_t delta_t h_{t-1}^T
+        grad_w_ih = _sum_outer(deltas, x)  # sum_t delta_t x_t^T
+        grad_b = _sum_steps(deltas)  # sum_t delta_t
         # both biases enter z_t the same way
         grad_b_ih = grad_b if ctx.has_b_ih else None
         grad_b_hh = grad_b if ctx.has_b_hh else None
@@ -128,30 +150,27 @@ class _RNN(Function):
 
 class _LSTM(Function):
     """LSTM over a (T, N, I) sequence; returns all hidden states (T, N, H) and the last cell
-    state (N, H)."""
+    state (N, H). Every step writes into tensors allocated once for all steps (``out=``)."""
 
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
-        hidden = w_hh.shape[1]
-        inputs = x @ w_ih.T
+        hidden = w_hh.shape[-1]
+        inputs = x @ w_ih.mT
         for b in (b_ih, b_hh):
             if b is not None:
-                inputs = inputs + b
-        hs, cs, tanh_cs, acts, h, c, w_hh_t = [], [], [], [], h0, c0, w_hh.T
-        for t in range(x.shape[0]):
-            a = torch.addmm(inputs[t], h, w_hh_t)  # pre-activations of the gates i, f, g, o
-            act = torch.sigmoid(a)  # torch's own, as the RNN's tanh: one kernel each, stable
-            act[..., 2 * hidden : 3 * hidden] = torch.tanh(a[..., 2 * hidden : 3 * hidden])
+                inputs = inputs + _row(b)
+        steps, w_hh_t = x.shape[0], w_hh.mT
+        acts = inputs.new_empty(inputs.shape)  # every step's gates i, f, g, o
+        out, cells, tanh_cells = (h0.new_empty(steps, *h0.shape) for _ in range(3))
+        h, c = h0, c0
+        for t in range(steps):
+            a = _addmm(inputs[t], h, w_hh_t)  # pre-activations of the gates i, f, g, o
+            act = torch.sigmoid(a, out=acts[t])  # torch's own, as the RNN's tanh: stable
+            torch.tanh(a[..., 2 * hidden : 3 * hidden], out=act[..., 2 * hidden : 3 * hidden])
             i, f, g, o = act.chunk(4, dim=-1)
-            c = torch.addcmul(f * c, i, g)  # f c + i g, additive: dc_t/dc_{t-1} = diag(f)
-            tanh_cs.append(torch.tanh(c))
-            h = o * tanh_cs[-1]
-            hs.append(h)
-            cs.append(c)
-            acts.append(act)
-        out, cells = torch.stack(hs), torch.stack(cs)
-        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, out, cells, torch.stack(tanh_cs),
-                              torch.stack(acts))  # fmt: skip
+            c = torch.mul(f, c, out=cells[t]).addcmul_(i, g)  # f c + i g: dc_t/dc_{t-1} = f
+            h = torch.mul(o, torch.tanh(c, out=tanh_cells[t]), out=out[t])
+        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, out, cells, tanh_cells, acts)
         ctx.has_b_ih, ctx.has_b_hh = b_ih is not None, b_hh is not None
         return out, c
 
@@ -169,54 +188,63 @@ class _LSTM(Function):
         slopes = torch.cat([g * i * (1 - i), previous_c * f * (1 - f), i * (1 - g * g),
                             tanh_cells * o * (1 - o)], dim=-1)  # fmt: skip
         through_tanh = o * (1 - tanh_cells * tanh_cells)
-        reversed_grads = []  # grad_a_t, last step first
+        # grad_a[t], the gradient of step t's gate pre-activations: first those of i, f, g,
+        # which all come through c_t, then o's, which comes through h_t
+        grad_a = torch.empty_like(slopes)
+        cell_part = grad_a[..., : 3 * out.shape[-1]].unflatten(-1, (3, -1))  # (T, N, 3, H)
+        cell_slopes = slopes[..., : 3 * out.shape[-1]].unflatten(-1, (3, -1))
         back_h = torch.zeros_like(h0)  # W_hh^T grad_a_{t+1}: nothing after the last step
         back_c = grad_c_n  # the gradient reaching c_t from step t + 1 (or from c_n)
         for t in reversed(range(out.shape[0])):  # backpropagation through time
             grad_h = grad_out[t] + back_h
             grad_c = torch.addcmul(back_c, grad_h, through_tanh[t])
-            reversed_grads.append(torch.cat([grad_c, grad_c, grad_c, grad_h], -1).mul_(slopes[t]))
+            torch.mul(cell_slopes[t], grad_c.unsqueeze(-2), out=cell_part[t])
+            torch.mul(slopes[t, ..., 3 * out.shape[-1] :], grad_h,
+                      out=grad_a[t, ..., 3 * out.shape[-1] :])  # fmt: skip
             back_c = grad_c * f[t]  # along the cell: multiplied by the forget gate only
-            back_h = reversed_grads[-1] @ w_hh
-        grad_a = torch.stack(reversed_grads[::-1])
-        flat = grad_a.reshape(-1, grad_a.shape[-1])
-        grad_w_hh = flat.T @ previous.reshape(-1, previous.shape[-1])
-        grad_w_ih = flat.T @ x.reshape(-1, x.shape[-1])
-        grad_b = flat.sum(0)
+            back_h = grad_a[t] @ w_hh
+        grad_w_hh = _sum_outer(grad_a, previous)  # sum over t of grad_a_t h_{t-1}^T
+        grad_w_ih = _sum_outer(grad_a, x)
+        grad_b = _sum_steps(grad_a)
         grad_b_ih = grad_b if ctx.has_b_ih else None
         grad_b_hh = grad_b if ctx.has_b_hh else None
         return grad_a @ w_ih, back_h, back_c, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
 
 
 class _GRU(Function):
-    """GRU over a (T, N, I) sequence; returns all hidden states (T, N, H)."""
+    """GRU over a (T, N, I) sequence; returns all hidden states (T, N, H). Every step writes
+    into tensors allocated once for all steps (``out=``)."""
 
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh):
-        inputs = x @ w_ih.T if b_ih is None else torch.addmm(b_ih, x.flatten(0, 1), w_ih.T)
-        inputs = inputs.reshape(x.shape[0], x.shape[1], -1)  # a = W_ih x_t + b_ih, every step
-        hs, rz, ns, hidden_parts, h, w_hh_t = [], [], [], [], h0, w_hh.T
-        for t in range(x.shape[0]):
-            b = h @ w_hh_t if b_hh is None else torch.addmm(b_hh, h, w_hh_t)
-            a_r, a_z, a_n = inputs[t].chunk(3, dim=-1)
-            b_r, b_z, b_n = b.chunk(3, dim=-1)
-            gates = torch.sigmoid(torch.cat([a_r + b_r, a_z + b_z], dim=-1))  # r, z
-            r, z = gates.chunk(2, dim=-1)
-            n = torch.tanh(a_n + r * b_n)
-            h = n + z * (h - n)  # (1 - z) n + z h_{t-1}
-            hs.append(h)
-            rz.append(gates)
-            ns.append(n)
-            hidden_parts.append(b_n)
-        out = torch.stack(hs)
-        ctx.save_for_backward(x, h0, w_ih, w_hh, out, torch.stack(rz), torch.stack(ns),
-                              torch.stack(hidden_parts))  # fmt: skip
+        if b_ih is not None and x.dim() == 3:  # a = W_ih x_t + b_ih, every step, one kernel
+            inputs = torch.addmm(b_ih, x.flatten(0, 1), w_ih.T).reshape(*x.shape[:-1], -1)
+        else:
+            inputs = x @ w_ih.mT if b_ih is None else x @ w_ih.mT + _row(b_ih)
+        steps, hidden, w_hh_t = x.shape[0], w_hh.shape[-1], w_hh.mT
+        recurrent = inputs.new_empty(inputs.shape)  # b = W_hh h_{t-1} + b_hh, every step
+        rz = inputs.new_empty(*inputs.shape[:-1], 2 * hidden)  # the gates r, z
+        out, n = (h0.new_empty(steps, *h0.shape) for _ in range(2))  # h_t and n_t
+        h = h0
+        for t in range(steps):
+            if b_hh is None:
+                b = torch.matmul(h, w_hh_t, out=recurrent[t])
+            else:
+                b = _addmm(_row(b_hh), h, w_hh_t, out=recurrent[t])
+            a_n, b_n = inputs[t, ..., 2 * hidden :], b[..., 2 * hidden :]
+            # r and z side by side: sigma(a_r + b_r), sigma(a_z + b_z) in one kernel each
+            gates = torch.add(inputs[t, ..., : 2 * hidden], b[..., : 2 * hidden], out=rz[t])
+            r, z = gates.sigmoid_().chunk(2, dim=-1)
+            n_t = torch.tanh(torch.addcmul(a_n, r, b_n), out=n[t])  # tanh(a_n + r b_n)
+            h = torch.add(n_t, z * (h - n_t), out=out[t])  # (1 - z) n + z h_{t-1}
+        ctx.save_for_backward(x, h0, w_ih, w_hh, out, rz, n, recurrent[..., 2 * hidden :])
         ctx.has_b_ih, ctx.has_b_hh = b_ih is not None, b_hh is not None
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
         x, h0, w_ih, w_hh, out, rz, n, b_n = ctx.saved_tensors
+        hidden = out.shape[-1]
         previous = torch.cat([h0.unsqueeze(0), out[:-1]])  # h_{t-1} for every t
         r, z = rz.chunk(2, dim=-1)
         # the slopes that do not depend on the gradient coming back, for all steps at once:
@@ -225,36 +253,50 @@ class _GRU(Function):
         slope_n = (1 - z) * (1 - n * n)
         slope_z = (previous - n) * z * (1 - z)
         slope_r = b_n * r * (1 - r)
-        grads_a, grads_b = [], []  # last step first
+        # every step's gradients of a = W_ih x_t + b_ih and b = W_hh h_{t-1} + b_hh, (r, z, n)
+        grad_a = x.new_empty(*out.shape[:-1], 3 * hidden)
+        grad_b = torch.empty_like(grad_a)
         back_h = torch.zeros_like(h0)  # the gradient reaching h_t from step t + 1
         for t in reversed(range(out.shape[0])):  # backpropagation through time
             grad_h = grad_out[t] + back_h
-            grad_a_n = grad_h * slope_n[t]
-            grad_a_r = grad_a_n * slope_r[t]
-            grad_a = torch.cat([grad_a_r, grad_h * slope_z[t], grad_a_n], dim=-1)
-            grad_b = torch.cat([grad_a[..., : 2 * grad_h.shape[-1]], r[t] * grad_a_n], dim=-1)
-            back_h = grad_h * z[t] + grad_b @ w_hh  # the copied state, and through W_hh
-            grads_a.append(grad_a)
-            grads_b.append(grad_b)
-        grad_a, grad_b = torch.stack(grads_a[::-1]), torch.stack(grads_b[::-1])
-        flat_a, flat_b = grad_a.flatten(0, 1), grad_b.flatten(0, 1)
-        grad_w_ih = flat_a.T @ x.flatten(0, 1)
-        grad_w_hh = flat_b.T @ previous.flatten(0, 1)
-        grad_b_ih = flat_a.sum(0) if ctx.has_b_ih else None
-        grad_b_hh = flat_b.sum(0) if ctx.has_b_hh else None
+            grad_a_n = torch.mul(grad_h, slope_n[t], out=grad_a[t, ..., 2 * hidden :])
+            torch.mul(grad_a_n, slope_r[t], out=grad_a[t, ..., :hidden])
+            torch.mul(grad_h, slope_z[t], out=grad_a[t, ..., hidden : 2 * hidden])
+            grad_b[t, ..., : 2 * hidden] = grad_a[t, ..., : 2 * hidden]  # r, z: a and b alike
+            torch.mul(r[t], grad_a_n, out=grad_b[t, ..., 2 * hidden :])  # n: b_n times r
+            back_h = grad_h * z[t] + grad_b[t] @ w_hh  # the copied state, and through W_hh
+        grad_w_ih = _sum_outer(grad_a, x)
+        grad_w_hh = _sum_outer(grad_b, previous)
+        grad_b_ih = _sum_steps(grad_a) if ctx.has_b_ih else None
+        grad_b_hh = _sum_steps(grad_b) if ctx.has_b_hh else None
         return grad_a @ w_ih, back_h, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
 
 
-def _check_sequence(input, input_size, batch_first, name="input"):
-    """Validate; return the (T, N, I) input and whether it was unbatched."""
+def _check_sequence(input, input_size, batch_first, ensemble, name="input"):
+    """Validate; return the (T, N, I) input, or (T, E, N, I) for an ensemble of E networks,
+    and whether it was unbatched."""
     x = check_floating(input, name)
-    if x.dim() not in (2, 3):
+    if ensemble is not None:
+        if x.dim() != 4:
+            raise ValueError(
+                f"{name} must be 4-d ({'E, N, T' if batch_first else 'T, E, N'}, input_size) "
+                f"for an ensemble of E={ensemble} networks; got shape {tuple(x.shape)}"
+            )
+        x = x.movedim(2, 0) if batch_first else x
+        if x.shape[1] != ensemble:
+            raise ValueError(
+                f"{name} must have one slice per network, {ensemble}, in its ensemble dim; "
+                f"got {x.shape[1]}"
+            )
+        unbatched = False
+    elif x.dim() not in (2, 3):
         raise ValueError(
             f"{name} must be 2-d (T, input_size) or 3-d (T, N, input_size) "
             f"({'N, T' if batch_first else 'T, N'} order for 3-d); got shape {tuple(x.shape)}"
         )
-    unbatched = x.dim() == 2
-    x = x.unsqueeze(1) if unbatched else (x.transpose(0, 1) if batch_first else x)
+    else:
+        unbatched = x.dim() == 2
+        x = x.unsqueeze(1) if unbatched else (x.transpose(0, 1) if batch_first else x)
     if x.shape[-1] != input_size:
         raise ValueError(
             f"{name} must have input_size={input_size} features in its last dim; got {x.shape[-1]}"
@@ -265,10 +307,11 @@ def _check_sequence(input, input_size, batch_first, name="input"):
 
 
 def _check_state(state, x, unbatched, hidden_size, name):
-    """The initial state as (N, H): zeros if None, else validated against the input."""
+    """The initial state as (N, H), or (E, N, H): zeros if None, else validated."""
+    shape = (*x.shape[1:-1], hidden_size)
     if state is None:
-        return x.new_zeros(x.shape[1], hidden_size)
-    expected = (1, hidden_size) if unbatched else (1, x.shape[1], hidden_size)
+        return x.new_zeros(shape)
+    expected = (1, hidden_size) if unbatched else (1, *shape)
     state = check_floating(state, name)
     check_same_device(x, state, "input", name)
     if tuple(state.shape) != expected:
@@ -277,21 +320,28 @@ def _check_state(state, x, unbatched, hidden_size, name):
         )
     if state.dtype != x.dtype:
         raise TypeError(f"{name} must have the input's dtype ({x.dtype}); got {state.dtype}")
-    return state.reshape(x.shape[1], hidden_size)
+    return state.reshape(shape)
 
 
-def _hidden_size(weight_ih, weight_hh, gates: int) -> int:
-    """H from weight_hh, which must be (gates H, H); weight_ih must be 2-d."""
+def _hidden_size(weight_ih, weight_hh, gates: int):
+    """H and the ensemble size E (None for one network) from weight_hh, which must be
+    (gates H, H), or (E, gates H, H) for E networks side by side; weight_ih as many dims."""
     check_floating(weight_ih, "weight_ih")
     check_floating(weight_hh, "weight_hh")
     rows = f"{gates} hidden_size" if gates > 1 else "hidden_size"
     hh = weight_hh.shape
-    if weight_hh.dim() != 2 or hh[1] == 0 or hh[0] != gates * hh[1]:
-        raise ValueError(f"weight_hh must have shape ({rows}, hidden_size); got {tuple(hh)}")
-    if weight_ih.dim() != 2:
-        raise ValueError(f"weight_ih must have shape ({rows}, input_size); "
-                         f"got {tuple(weight_ih.shape)}")  # fmt: skip
-    return hh[1]
+    if weight_hh.dim() not in (2, 3) or hh[-1] == 0 or hh[-2] != gates * hh[-1]:
+        raise ValueError(
+            f"weight_hh must have shape ({rows}, hidden_size), or (E, {rows}, hidden_size) "
+            f"for an ensemble of E networks; got {tuple(hh)}"
+        )
+    if weight_ih.dim() != weight_hh.dim():
+        ensemble = "E, " if weight_hh.dim() == 3 else ""
+        raise ValueError(
+            f"weight_ih must have shape ({ensemble}{rows}, input_size) as weight_hh is "
+            f"{weight_hh.dim()}-d; got {tuple(weight_ih.shape)}"
+        )
+    return hh[-1], (hh[0] if weight_hh.dim() == 3 else None)
 
 
 def _check_weight(w, name, shape, x):
@@ -305,20 +355,21 @@ def _check_weight(w, name, shape, x):
 
 
 def _check_parameters(x, hidden_size, gates, weight_ih, weight_hh, bias_ih, bias_hh):
-    """Each weight and bias against its shape (``gates`` blocks of H rows) and the input."""
-    rows = gates * hidden_size
-    _check_weight(weight_ih, "weight_ih", (rows, x.shape[-1]), x)
-    _check_weight(weight_hh, "weight_hh", (rows, hidden_size), x)
+    """Each weight and bias against its shape (``gates`` blocks of H rows, after the ensemble
+    dim if any) and the input."""
+    rows = (*weight_hh.shape[:-2], gates * hidden_size)
+    _check_weight(weight_ih, "weight_ih", (*rows, x.shape[-1]), x)
+    _check_weight(weight_hh, "weight_hh", (*rows, hidden_size), x)
     for name, b in (("bias_ih", bias_ih), ("bias_hh", bias_hh)):
         if b is not None:
-            _check_weight(b, name, (rows,), x)
+            _check_weight(b, name, rows, x)
 
 
 def _in_layout(out, unbatched, batch_first):
-    """Every step's state, (T, N, H), in the input's layout."""
+    """Every step's state, (T, N, H) or (T, E, N, H), in the input's layout."""
     if unbatched:
         return out.squeeze(1)
-    return out.transpose(0, 1) if batch_first else out
+    return out.movedim(0, -2) if batch_first else out
 
 
 def rnn(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh",
@@ -330,10 +381,16 @@ def rnn(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearit
     zeros if None; ``weight_ih`` :math:`(H, I)`, ``weight_hh`` :math:`(H, H)`, biases
     :math:`(H)`. Returns ``(output, h_n)``: every step's hidden state, in the input's layout,
     and the last one, :math:`(1, N, H)`.
+
+    An ensemble of :math:`E` independent networks runs side by side when every parameter has
+    a leading dim :math:`E` (``weight_hh`` :math:`(E, H, H)`): then the input is
+    :math:`(T, E, N, I)` (:math:`(E, N, T, I)` with ``batch_first``), ``hx``
+    :math:`(1, E, N, H)`, and network :math:`e` sees only slice :math:`e`, as if run alone.
+    The same holds for :func:`lstm` and :func:`gru`.
     """
     nonlinearity = check_choice(nonlinearity, "nonlinearity", ("tanh", "relu"))
-    hidden_size = _hidden_size(weight_ih, weight_hh, gates=1)
-    x, unbatched = _check_sequence(input, weight_ih.shape[-1], batch_first)
+    hidden_size, ensemble = _hidden_size(weight_ih, weight_hh, gates=1)
+    x, unbatched = _check_sequence(input, weight_ih.shape[-1], batch_first, ensemble)
     h0 = _check_state(hx, x, unbatched, hidden_size, "hx")
     _check_parameters(x, hidden_size, 1, weight_ih, weight_hh, bias_ih, bias_hh)
     out = _RNN.apply(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity == "relu")
@@ -348,11 +405,11 @@ def lstm(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, batch_firs
     biases :math:`(4H)` and ``hx`` a pair ``(h_0, c_0)`` (or None for zeros). Returns
     ``(output, (h_n, c_n))``. The backward pass is backpropagation through time written out.
     """
-    hidden_size = _hidden_size(weight_ih, weight_hh, gates=4)
+    hidden_size, ensemble = _hidden_size(weight_ih, weight_hh, gates=4)
     if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
         raise TypeError(f"hx must be a pair (h_0, c_0) or None; got {type(hx).__name__}")
     h0, c0 = (None, None) if hx is None else hx
-    x, unbatched = _check_sequence(input, weight_ih.shape[-1], batch_first)
+    x, unbatched = _check_sequence(input, weight_ih.shape[-1], batch_first, ensemble)
     h = _check_state(h0, x, unbatched, hidden_size, "h_0")
     c = _check_state(c0, x, unbatched, hidden_size, "c_0")
     _check_parameters(x, hidden_size, 4, weight_ih, weight_hh, bias_ih, bias_hh)
@@ -368,8 +425,8 @@ def gru(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, batch_first
     and biases :math:`(3H)`. Returns ``(output, h_n)``. The backward pass is backpropagation
     through time written out.
     """
-    hidden_size = _hidden_size(weight_ih, weight_hh, gates=3)
-    x, unbatched = _check_sequence(input, weight_ih.shape[-1], batch_first)
+    hidden_size, ensemble = _hidden_size(weight_ih, weight_hh, gates=3)
+    x, unbatched = _check_sequence(input, weight_ih.shape[-1], batch_first, ensemble)
     h0 = _check_state(hx, x, unbatched, hidden_size, "hx")
     _check_parameters(x, hidden_size, 3, weight_ih, weight_hh, bias_ih, bias_hh)
     out = _GRU.apply(x, h0, weight_ih, weight_hh, bias_ih, bias_hh)
@@ -378,18 +435,23 @@ def gru(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, batch_first
 
 
 class _Recurrent(nn.Module):
+    """With ``ensemble=E``, E independent networks of this shape side by side: every
+    parameter gets a leading dim E, drawn as E separate networks' would be; see :func:`rnn`."""
+
     gates = 1
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 batch_first: bool = False):  # fmt: skip
+                 batch_first: bool = False, ensemble: int | None = None):  # fmt: skip
         super().__init__()
         self.input_size = check_int(input_size, "input_size", minimum=1)
         self.hidden_size = check_int(hidden_size, "hidden_size", minimum=1)
+        self.ensemble = None if ensemble is None else check_int(ensemble, "ensemble", minimum=1)
         self.bias, self.batch_first = bias, batch_first
-        rows = self.gates * hidden_size
+        rows = () if ensemble is None else (ensemble,)  # the leading dims of every parameter
+        rows = (*rows, self.gates * hidden_size)
         bound = 1 / math.sqrt(hidden_size)  # torch's init: U(-1/sqrt(H), 1/sqrt(H)) for all
-        self.weight_ih_l0 = nn.Parameter(torch.empty(rows, input_size).uniform_(-bound, bound))
-        self.weight_hh_l0 = nn.Parameter(torch.empty(rows, hidden_size).uniform_(-bound, bound))
+        self.weight_ih_l0 = nn.Parameter(torch.empty(*rows, input_size).uniform_(-bound, bound))
+        self.weight_hh_l0 = nn.Parameter(torch.empty(*rows, hidden_size).uniform_(-bound, bound))
         if bias:
             self.bias_ih_l0 = nn.Parameter(torch.empty(rows).uniform_(-bound, bound))
             self.bias_hh_l0 = nn.Parameter(torch.empty(rows).uniform_(-bound, bound))
@@ -401,8 +463,9 @@ class _Recurrent(nn.Module):
         return self.weight_ih_l0, self.weight_hh_l0, self.bias_ih_l0, self.bias_hh_l0
 
     def extra_repr(self) -> str:
+        ensemble = "" if self.ensemble is None else f", ensemble={self.ensemble}"
         return (f"{self.input_size}, {self.hidden_size}, bias={self.bias}, "
-                f"batch_first={self.batch_first}")  # fmt: skip
+                f"batch_first={self.batch_first}{ensemble}")  # fmt: skip
 
 
 class RNN(_Recurrent):
@@ -410,8 +473,9 @@ class RNN(_Recurrent):
     initialisation); the backward pass is BPTT written out (:func:`rnn`)."""
 
     def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "tanh",
-                 bias: bool = True, batch_first: bool = False):  # fmt: skip
-        super().__init__(input_size, hidden_size, bias, batch_first)
+                 bias: bool = True, batch_first: bool = False,
+                 ensemble: int | None = None):  # fmt: skip
+        super().__init__(input_size, hidden_size, bias, batch_first, ensemble)
         self.nonlinearity = check_choice(nonlinearity, "nonlinearity", ("tanh", "relu"))
 
     def forward(self, input, hx=None):
@@ -419,8 +483,8 @@ class RNN(_Recurrent):
                    batch_first=self.batch_first)  # fmt: skip
 
     def extra_repr(self) -> str:
-        return (f"{self.input_size}, {self.hidden_size}, nonlinearity={self.nonlinearity!r}, "
-                f"bias={self.bias}, batch_first={self.batch_first}")  # fmt: skip
+        first, rest = super().extra_repr().split(", bias=")
+        return f"{first}, nonlinearity={self.nonlinearity!r}, bias={rest}"
 
 
 class LSTM(_Recurrent):

@@ -96,6 +96,50 @@ def test_nonfinite_norm():
         clip.clip_grad_norm_([p], 1.0, error_if_nonfinite=True)
 
 
+@pytest.mark.parametrize("norm_type", [1.0, 2.0, math.inf])
+@pytest.mark.parametrize("max_norm", [0.5, 5.0, 1e6])
+def test_ensemble_clips_each_network_as_torch_clips_it_alone(norm_type, max_norm):
+    """Network e of an ensemble (slice e of every parameter) is clipped by its own norm."""
+    g = torch.Generator().manual_seed(1)
+    stacked = [torch.zeros(s, requires_grad=True) for s in ((3, 4, 2), (3, 5), (3,))]
+    for p, scale in zip(stacked, (10.0, 0.01, 1.0), strict=True):
+        p.grad = torch.randn(p.shape, generator=g) * scale
+    stacked[0].grad[1] *= 1e-3  # one network short enough, the others not
+    members = [[p.detach()[e].clone().requires_grad_(True) for p in stacked] for e in range(3)]
+    for e, member in enumerate(members):
+        for m, p in zip(member, stacked, strict=True):
+            m.grad = p.grad[e].clone()
+    totals = clip.clip_grad_norm_(stacked, max_norm, norm_type, ensemble=True)
+    assert totals.shape == (3,)
+    for e, member in enumerate(members):
+        total = torch.nn.utils.clip_grad_norm_(member, max_norm, norm_type)
+        torch.testing.assert_close(totals[e], total)
+        for m, p in zip(member, stacked, strict=True):
+            torch.testing.assert_close(p.grad[e], m.grad)
+
+
+def test_ensemble_needs_one_first_dim():
+    a, b = torch.zeros(3, 2, requires_grad=True), torch.zeros(2, 2, requires_grad=True)
+    a.grad, b.grad = torch.ones(3, 2), torch.ones(2, 2)
+    with pytest.raises(
+        ValueError,
+        match=r"^with ensemble=True every gradient must have the "
+        r"same first dim \(the ensemble's size\); got shapes \(3, 2\), \(2, 2\)$",
+    ):
+        clip.clip_grad_norm_([a, b], 1.0, ensemble=True)
+    c = torch.zeros((), requires_grad=True)
+    c.grad = torch.ones(())
+    with pytest.raises(ValueError, match=r"^with ensemble=True every gradient"):
+        clip.total_grad_norm([c], ensemble=True)
+    a.grad[1] = float("nan")
+    with pytest.raises(
+        RuntimeError,
+        match=r"^the total norm of order 2 of the gradients is "
+        r"non-finite \(\[1\.414\d*, nan, 1\.414\d*\]\)",
+    ):
+        clip.clip_grad_norm_([a], 1.0, error_if_nonfinite=True, ensemble=True)
+
+
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [

@@ -66,3 +66,14 @@ def test_a_shown_glue_stays_and_a_glue_only_cell_is_hidden_in_place():
     folded, count = fold_checks.fold(only)
     assert count == 1 and folded.count("{code-cell}") == 1
     assert ":tags: [remove-input]\n\nglue" in folded
+
+
+def test_nested_loops_of_glue_count_as_glue():
+    nested = (
+        'for a in (1, 2):\n    for b in (3, 4):\n        glue(f"k{a}{b}", a * b, display=False)\n'
+    )
+    assert fold_checks.only_glue(nested)
+    assert not fold_checks.only_glue(nested + "print(a)\n")
+    assert not fold_checks.only_glue(nested.replace("glue(", "print("))
+    assert not fold_checks.only_glue("")
+    assert not fold_checks.only_glue("for a in (:\n")  # not Python

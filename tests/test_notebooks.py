@@ -6,7 +6,6 @@ folder, so a broken safeguard cannot pass silently.
 
 from __future__ import annotations
 
-import ast
 import re
 import shutil
 import subprocess
@@ -165,16 +164,6 @@ def glue_rounding_problems(nb) -> list[str]:
     return problems
 
 
-def _only_glue(source: str) -> bool:
-    """True for a cell that only records numbers for the prose (tools/fold_checks.py moves
-    them there from the cell before, whose asserts check them)."""
-    try:
-        body = ast.parse(source).body
-    except SyntaxError:
-        return False
-    return bool(body) and all(map(fold_checks.is_glue_statement, body))
-
-
 def unchecked_ignored_cells(nb) -> list[str]:
     """A cell tagged nbval-ignore-output (a training run whose digits depend on the machine)
     must assert what the text says about it, or nothing would check it. A cell that only
@@ -191,7 +180,12 @@ def unchecked_ignored_cells(nb) -> list[str]:
         if not ignored(cell) or asserts(cell):
             continue
         before = [c for c in nb.cells[:i] if c.cell_type == "code"]
-        if _only_glue(cell.source) and before and ignored(before[-1]) and asserts(before[-1]):
+        if (
+            fold_checks.only_glue(cell.source)
+            and before
+            and ignored(before[-1])
+            and asserts(before[-1])
+        ):
             continue  # the numbers of the checked cell just above
         problems.append(f"cell {i}: output not compared and no assert")
     return problems
@@ -253,7 +247,7 @@ def _drop_solution_code(nb):
 def _print_in_glue_cell(nb):
     """A hidden glue cell of an ignored cell that prints too: no longer only glue."""
     cell = _cells(nb, lambda c: "nbval-ignore-output" in c.metadata.get("tags", [])
-                  and _only_glue(c.source))[0]  # fmt: skip
+                  and fold_checks.only_glue(c.source))[0]  # fmt: skip
     cell.source += "\nprint(1)"
 
 

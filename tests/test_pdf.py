@@ -23,6 +23,7 @@ import yaml
 from babel.messages.pofile import read_po
 
 from tools import i18n, pdf
+from tools.notebooks import toc_chapters
 from tools.pdf import pdf_name
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,9 +66,7 @@ def _latex_folder(edition: str) -> Path:
 
 def _toc_chapters() -> list[str]:
     """The chapters' files in the table of contents' order, as _toc.yml names them."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [c["file"] for part in toc["parts"] for c in part.get("chapters", [])]
-    return [f for f in files if f.startswith("chapters/")]
+    return toc_chapters(ROOT / "_toc.yml")
 
 
 def _titles(edition: str) -> list[str]:

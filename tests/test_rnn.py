@@ -259,6 +259,122 @@ def test_unbatched_input_and_defaults_match_torch():
     assert weights.abs().max().item() <= 0.25 and weights.abs().max().item() > 0.2
 
 
+_MODULES = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    kind=st.sampled_from(["RNN", "LSTM", "GRU"]),
+    ensemble=st.integers(1, 3),
+    steps=st.integers(1, 5),
+    batch=st.integers(1, 3),
+    hidden_size=st.integers(1, 4),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+    batch_first=st.booleans(),
+    bias=st.booleans(),
+    relu=st.booleans(),
+    with_state=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_an_ensemble_runs_each_network_as_if_alone(
+    kind, ensemble, steps, batch, hidden_size, dtype, batch_first, bias, relu, with_state, seed
+):
+    """Network e of an ensemble, fed slice e, gives what the same weights give run alone:
+    outputs, last states, and the gradients of its parameters, input and initial state."""
+    torch.manual_seed(seed)
+    kwargs = dict(bias=bias, batch_first=batch_first)
+    if kind == "RNN":
+        kwargs["nonlinearity"] = "relu" if relu else "tanh"
+    stacked = _MODULES[kind](2, hidden_size, ensemble=ensemble, **kwargs).to(dtype)
+    shape = (ensemble, batch, steps, 2) if batch_first else (steps, ensemble, batch, 2)
+    x = torch.randn(shape, dtype=dtype)
+    ens_dim = 0 if batch_first else 1
+    hx = None
+    if with_state:
+        hx = torch.randn(1, ensemble, batch, hidden_size, dtype=dtype)
+        hx = (hx, torch.randn_like(hx)) if kind == "LSTM" else hx
+    upstream = torch.randn(shape[:-1] + (hidden_size,), dtype=dtype)
+    together = _run(stacked, x, hx, upstream)
+    for e in range(ensemble):
+        alone = _MODULES[kind](2, hidden_size, **kwargs).to(dtype)
+        alone.load_state_dict({k: v[e] for k, v in stacked.state_dict().items()})
+        state = None
+        if with_state:
+            state = tuple(h[:, e] for h in hx) if kind == "LSTM" else hx[:, e]
+        expected = _run(alone, x.select(ens_dim, e), state, upstream.select(ens_dim, e))
+        n_params = len(list(alone.parameters()))
+        n_last = 2 if kind == "LSTM" else 1
+        for i, (a, b) in enumerate(zip(together, expected, strict=True)):
+            # outputs and inputs carry the ensemble dim where the input has it; the last
+            # states, parameters and initial states right after num_layers or first
+            if i == 0 or i == 1 + n_last + n_params:
+                a = a.select(ens_dim, e)
+            elif i <= n_last or i > 1 + n_last + n_params:
+                a = a[:, e]
+            else:
+                a = a[e]
+            torch.testing.assert_close(a, b, **TOL[dtype])
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_ensemble_backward_passes_gradcheck(kind):
+    torch.manual_seed(0)
+    module = _MODULES[kind](3, 2, ensemble=2).double()
+    weights = [p.detach().clone().requires_grad_(True) for p in module.parameters()]
+    x = torch.randn(3, 2, 2, 3, dtype=torch.float64, requires_grad=True)
+    fn = {"RNN": rnn, "LSTM": lstm, "GRU": gru}[kind]
+
+    def outputs(x, *weights):
+        out, last = fn(x, None, *weights)
+        return out, *(last if isinstance(last, tuple) else (last,))
+
+    assert gradcheck(outputs, (x, *weights))
+
+
+def test_ensemble_members_are_drawn_separately():
+    torch.manual_seed(0)
+    module = LSTM(3, 16, ensemble=4)
+    assert module.weight_hh_l0.shape == (4, 64, 16) and module.bias_ih_l0.shape == (4, 64)
+    for name, param in module.named_parameters():
+        assert param.abs().max().item() <= 0.25, name
+        assert len({tuple(member.flatten().tolist()) for member in param}) == 4, name
+    assert repr(GRU(3, 4, ensemble=2)) == "GRU(3, 4, bias=True, batch_first=False, ensemble=2)"
+    assert repr(RNN(3, 4, ensemble=2)) == (
+        "RNN(3, 4, nonlinearity='tanh', bias=True, batch_first=False, ensemble=2)"
+    )
+
+
+_W3, _U3 = torch.randn(2, 5, 3), torch.randn(2, 5, 5)
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: rnn(torch.randn(4, 2, 3), None, _W3, _U3), ValueError,
+         r"^input must be 4-d \(T, E, N, input_size\) for an ensemble of E=2 networks; "
+         r"got shape \(4, 2, 3\)$"),
+        (lambda: rnn(torch.randn(1, 2, 4, 3), None, _W3, _U3, batch_first=True), ValueError,
+         r"^input must have one slice per network, 2, in its ensemble dim; got 1$"),
+        (lambda: rnn(torch.randn(4, 3, 1, 3), None, _W3, _U3), ValueError,
+         r"^input must have one slice per network, 2, in its ensemble dim; got 3$"),
+        (lambda: rnn(torch.randn(4, 2, 1, 3), None, _W3[0], _U3), ValueError,
+         r"^weight_ih must have shape \(E, hidden_size, input_size\) as weight_hh is 3-d; "
+         r"got \(5, 3\)$"),
+        (lambda: rnn(torch.randn(4, 2, 1, 3), None, torch.randn(3, 5, 3), _U3), ValueError,
+         r"^weight_ih must have shape \(2, 5, 3\); got \(3, 5, 3\)$"),
+        (lambda: rnn(torch.randn(4, 2, 1, 3), None, _W3, _U3, torch.randn(5)), ValueError,
+         r"^bias_ih must have shape \(2, 5\); got \(5,\)$"),
+        (lambda: gru(torch.randn(4, 2, 1, 3), torch.randn(1, 1, 5), torch.randn(2, 15, 3),
+                     torch.randn(2, 15, 5)), ValueError,
+         r"^hx must have shape \(1, 2, 1, 5\) \(num_layers=1, \.\.\.\); got \(1, 1, 5\)$"),
+        (lambda: LSTM(3, 4, ensemble=0), ValueError, r"^ensemble must be in \[1, inf\]; got 0$"),
+    ],
+)  # fmt: skip
+def test_bad_ensemble_arguments_are_named(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
 def test_lstm_cell_path_carries_the_gradient_where_the_rnn_loses_it():
     """With the forget gate near 1 the LSTM's gradient to the first step survives a long
     sequence; the tanh RNN with a small recurrent weight loses it."""
@@ -297,7 +413,7 @@ U = torch.randn(5, 5)
         (lambda: rnn(X3, torch.randn(1, 2, 5).double(), W, U), TypeError,
          r"^hx must have the input's dtype"),
         (lambda: rnn(X3, None, W, torch.randn(5, 4)), ValueError,
-         r"^weight_hh must have shape \(hidden_size, hidden_size\); got \(5, 4\)$"),
+         r"^weight_hh must have shape \(hidden_size, hidden_size\), or \(E, [^)]*\) for an ensemble of E networks; got \(5, 4\)$"),
         (lambda: rnn(X3, None, torch.randn(4, 3), U), ValueError,
          r"^weight_ih must have shape \(5, 3\); got \(4, 3\)$"),
         (lambda: rnn(X3, None, W, U, torch.randn(4)), ValueError,
@@ -311,7 +427,7 @@ U = torch.randn(5, 5)
         (lambda: lstm(X3, torch.randn(1, 2, 5), torch.randn(20, 3), torch.randn(20, 5)),
          TypeError, r"^hx must be a pair \(h_0, c_0\) or None; got Tensor$"),
         (lambda: lstm(X3, None, torch.randn(20, 3), torch.randn(18, 5)), ValueError,
-         r"^weight_hh must have shape \(4 hidden_size, hidden_size\); got \(18, 5\)$"),
+         r"^weight_hh must have shape \(4 hidden_size, hidden_size\), or \(E, [^)]*\) for an ensemble of E networks; got \(18, 5\)$"),
         (lambda: rnn(torch.randn(3), None, W, U, batch_first=True), ValueError,
          r"^input must be 2-d \(T, input_size\) or 3-d \(T, N, input_size\) \(N, T order for 3-d\); got shape \(3,\)$"),
         (lambda: rnn(torch.randn(3), None, W, U), ValueError,
@@ -331,9 +447,10 @@ U = torch.randn(5, 5)
         (lambda: rnn(X3, None, W, U, None, torch.randn(4)), ValueError,
          r"^bias_hh must have shape \(5,\); got \(4,\)$"),
         (lambda: rnn(X3, None, W, torch.randn(5, 5, 1)), ValueError,
-         r"^weight_hh must have shape \(hidden_size, hidden_size\); got \(5, 5, 1\)$"),
+         r"^weight_hh must have shape \(hidden_size, hidden_size\), or \(E, [^)]*\) for an ensemble of E networks; got \(5, 5, 1\)$"),
         (lambda: rnn(X3, None, torch.randn(3), U), ValueError,
-         r"^weight_ih must have shape \(hidden_size, input_size\); got \(3,\)$"),
+         r"^weight_ih must have shape \(hidden_size, input_size\) as weight_hh is 2-d; "
+         r"got \(3,\)$"),
         (lambda: lstm(X3, (torch.randn(1, 2, 5),), torch.randn(20, 3), torch.randn(20, 5)),
          TypeError, r"^hx must be a pair \(h_0, c_0\) or None; got tuple$"),
         (lambda: lstm(X3, None, torch.randn(16, 3), torch.randn(20, 5)), ValueError,
@@ -355,7 +472,7 @@ U = torch.randn(5, 5)
         (lambda: lstm(torch.randn(0, 2, 3), None, torch.randn(20, 3), torch.randn(20, 5)),
          ValueError, r"^input must have at least one time step"),
         (lambda: gru(X3, None, torch.randn(15, 3), torch.randn(20, 5)), ValueError,
-         r"^weight_hh must have shape \(3 hidden_size, hidden_size\); got \(20, 5\)$"),
+         r"^weight_hh must have shape \(3 hidden_size, hidden_size\), or \(E, [^)]*\) for an ensemble of E networks; got \(20, 5\)$"),
         (lambda: gru(X3, None, torch.randn(12, 3), torch.randn(15, 5)), ValueError,
          r"^weight_ih must have shape \(15, 3\); got \(12, 3\)$"),
         (lambda: gru(X3, None, torch.randn(15, 3), torch.randn(15, 5), torch.randn(5)),

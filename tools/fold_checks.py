@@ -22,6 +22,8 @@ import re
 import sys
 from pathlib import Path
 
+from .cells import code_cells
+
 HIDDEN = "remove-input"
 IGNORED = "nbval-ignore-output"
 HEADER = "# the numbers the text quotes, recorded for it"
@@ -41,10 +43,20 @@ def _is_glue_call(node: ast.AST) -> bool:
 
 
 def is_glue_statement(node: ast.stmt) -> bool:
-    """A hidden glue call, or a loop (for) whose body is only such calls."""
+    """A hidden glue call, or a loop (for) whose body is only such statements."""
     if _is_glue_call(node):
         return True
-    return isinstance(node, ast.For) and not node.orelse and all(map(_is_glue_call, node.body))
+    return isinstance(node, ast.For) and not node.orelse and all(map(is_glue_statement, node.body))
+
+
+def only_glue(source: str) -> bool:
+    """True for a cell that only records numbers for the prose (``fold`` moves them there
+    from the cell before, whose asserts check them)."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return False
+    return bool(body) and all(map(is_glue_statement, body))
 
 
 def _read(node: ast.AST) -> set[str]:
@@ -93,37 +105,12 @@ def movable(source: str) -> list[ast.stmt]:
         moved = [node for node in moved if node not in blocked]
 
 
-def _cells(lines: list[str]):
-    """(fence line, first code line, end line, tags, options end) of each code cell."""
-    i = 0
-    while i < len(lines):
-        fence = re.match(r"^(`{3,})\{code-cell\}", lines[i])
-        if not fence:
-            i += 1
-            continue
-        start, j, tags = i, i + 1, []
-        if j < len(lines) and lines[j] == "---":
-            j = lines.index("---", j + 1) + 1
-            block = "\n".join(lines[start + 1 : j])
-            found = re.search(r"^tags:\s*\[(.*)\]", block, re.M)
-            tags = [t.strip() for t in found.group(1).split(",")] if found else []
-        while j < len(lines) and re.match(r"^:[\w-]+:", lines[j]):
-            found = re.match(r"^:tags:\s*\[(.*)\]", lines[j])
-            if found:
-                tags = [t.strip() for t in found.group(1).split(",") if t.strip()]
-            j += 1
-        end = j
-        while lines[end] != fence.group(1):
-            end += 1
-        yield start, j, end, tags
-        i = end + 1
-
-
 def fold(text: str) -> tuple[str, int]:
     """The page with its glue statements folded; the number of statements moved."""
     lines = text.split("\n")
     count = 0
-    for start, first, end, tags in reversed(list(_cells(lines))):
+    for cell in reversed(code_cells(lines)):
+        start, first, end, tags = cell.fence, cell.first, cell.end, list(cell.tags)
         if HIDDEN in tags:
             continue
         source = "\n".join(lines[first:end])

@@ -65,6 +65,11 @@ def toc_files(toc_path: Path) -> list[str]:
     return pages
 
 
+def toc_chapters(toc_path: Path) -> list[str]:
+    """The chapters (files under ``chapters/``) of a table of contents, in reading order."""
+    return [f for f in toc_files(toc_path) if f.startswith("chapters/")]
+
+
 def paired_path(path: Path, suffix: str) -> Path:
     return Path(path).with_suffix(suffix)
 

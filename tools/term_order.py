@@ -23,8 +23,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from .notebooks import toc_chapters
 from .prose_numbers import prose_of_page
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,9 +85,7 @@ def glossary_terms(text: str) -> list[Term]:
 
 def toc_pages(root: Path = ROOT) -> list[Path]:
     """The chapters' sources in the order of the table of contents."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
-    files = [c["file"] for part in toc["parts"] for c in part.get("chapters", [])]
-    return [root / f"{f}.md" for f in files if f.startswith("chapters/")]
+    return [root / f"{f}.md" for f in toc_chapters(root / "_toc.yml")]
 
 
 def early_uses(terms: list[Term], pages: list[tuple[str, str]]) -> list[str]:

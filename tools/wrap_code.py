@@ -37,6 +37,8 @@ import textwrap
 import tokenize
 from pathlib import Path
 
+from . import cells
+
 WIDTH = 77
 SOLUTION_WIDTH = 74  # inside a solution's box, which is narrower
 DOCSTRING_QUOTES = ('"""', "'''")
@@ -292,24 +294,10 @@ def code_cells(text: str) -> list[tuple[int, int, int]]:
     """(first, end, width) of the code of each {code-cell} in a MyST Markdown text: its line
     range after the cell's options (a --- YAML block or :key: lines), and the width it must
     fit (narrower inside an exercise's solution, whose box is indented)."""
-    lines, cells, i, solution = text.splitlines(), [], 0, False
-    while i < len(lines):
-        if lines[i].startswith(("```{solution-start}", "```{solution-end}")):
-            solution = "start" in lines[i]
-        fence = re.match(r"^(`{3,})\{code-cell\}", lines[i])
-        i += 1
-        if not fence:
-            continue
-        if i < len(lines) and lines[i] == "---":
-            i = lines.index("---", i + 1) + 1
-        while i < len(lines) and re.match(r"^:[\w-]+:", lines[i]):
-            i += 1
-        first = i
-        while lines[i] != fence.group(1):
-            i += 1
-        cells.append((first, i, SOLUTION_WIDTH if solution else WIDTH))
-        i += 1
-    return cells
+    return [
+        (cell.first, cell.end, SOLUTION_WIDTH if cell.in_solution else WIDTH)
+        for cell in cells.code_cells(text.splitlines())
+    ]
 
 
 def rewrite(path: Path) -> None:
