@@ -167,7 +167,8 @@ def glue_rounding_problems(nb) -> list[str]:
 def unchecked_ignored_cells(nb) -> list[str]:
     """A cell tagged nbval-ignore-output (a training run whose digits depend on the machine)
     must assert what the text says about it, or nothing would check it. A cell that only
-    glues the numbers of the cell before it prints nothing and is checked there."""
+    glues the numbers of the cell before it (or of the cell before a run of such glue cells)
+    prints nothing and is checked there."""
 
     def ignored(cell) -> bool:
         return "nbval-ignore-output" in cell.get("metadata", {}).get("tags", [])
@@ -180,13 +181,15 @@ def unchecked_ignored_cells(nb) -> list[str]:
         if not ignored(cell) or asserts(cell):
             continue
         before = [c for c in nb.cells[:i] if c.cell_type == "code"]
+        while before and fold_checks.only_glue(before[-1].source):
+            before.pop()  # other glue cells of the same checked cell
         if (
             fold_checks.only_glue(cell.source)
             and before
             and ignored(before[-1])
             and asserts(before[-1])
         ):
-            continue  # the numbers of the checked cell just above
+            continue  # the numbers of the checked cell above
         problems.append(f"cell {i}: output not compared and no assert")
     return problems
 

@@ -11,13 +11,14 @@ from torch.autograd import gradcheck
 
 from nnlib.rnn import GRU, LSTM, RNN, gru, lstm, rnn
 
+_MODULES = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}
 TOL = {torch.float32: dict(rtol=1e-4, atol=1e-5), torch.float64: dict(rtol=1e-10, atol=1e-12)}
 
 
 def _pair(kind, input_size, hidden_size, dtype, **kwargs):
     """An nnlib module and torch's with the same weights."""
     theirs = getattr(torch.nn, kind)(input_size, hidden_size, **kwargs).to(dtype)
-    ours = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}[kind](input_size, hidden_size, **kwargs).to(dtype)
+    ours = _MODULES[kind](input_size, hidden_size, **kwargs).to(dtype)
     ours.load_state_dict(theirs.state_dict())
     return ours, theirs
 
@@ -35,13 +36,9 @@ def _run(module, x, hx, upstream):
     return [out.detach(), *[h.detach() for h in lasts], *grads]
 
 
-@settings(max_examples=60, deadline=None)
-@given(
+# what every drawn case varies: the cell, dtype, layout, biases, RNN nonlinearity, initial state
+CASES = dict(
     kind=st.sampled_from(["RNN", "LSTM", "GRU"]),
-    steps=st.integers(1, 6),
-    batch=st.integers(1, 4),
-    input_size=st.integers(1, 4),
-    hidden_size=st.integers(1, 5),
     dtype=st.sampled_from([torch.float32, torch.float64]),
     batch_first=st.booleans(),
     bias=st.booleans(),
@@ -49,13 +46,29 @@ def _run(module, x, hx, upstream):
     with_state=st.booleans(),
     seed=st.integers(0, 2**16),
 )
+
+
+def _options(kind, bias, batch_first, relu):
+    """The module's keyword arguments for a drawn case."""
+    kwargs = dict(bias=bias, batch_first=batch_first)
+    if kind == "RNN":
+        kwargs["nonlinearity"] = "relu" if relu else "tanh"
+    return kwargs
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.integers(1, 6),
+    batch=st.integers(1, 4),
+    input_size=st.integers(1, 4),
+    hidden_size=st.integers(1, 5),
+    **CASES,
+)
 def test_matches_torch_values_and_gradients(
     kind, steps, batch, input_size, hidden_size, dtype, batch_first, bias, relu, with_state, seed
 ):
     torch.manual_seed(seed)
-    kwargs = dict(bias=bias, batch_first=batch_first)
-    if kind == "RNN":
-        kwargs["nonlinearity"] = "relu" if relu else "tanh"
+    kwargs = _options(kind, bias, batch_first, relu)
     ours, theirs = _pair(kind, input_size, hidden_size, dtype, **kwargs)
     shape = (batch, steps, input_size) if batch_first else (steps, batch, input_size)
     x = torch.randn(shape, dtype=dtype)
@@ -242,7 +255,7 @@ def test_unbatched_input_and_defaults_match_torch():
         torch.testing.assert_close(fn(x3, None, *weights)[0], theirs(x3)[0])
     for kind in ("RNN", "LSTM", "GRU"):  # torch's init: everything U(-1/sqrt(H), 1/sqrt(H))
         torch.manual_seed(1)
-        module = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}[kind](3, 16)
+        module = _MODULES[kind](3, 16)
         for name, param in module.named_parameters():
             assert param.abs().max().item() <= 0.25, name
             assert param.min().item() < -0.15 and param.max().item() > 0.15, name
@@ -259,22 +272,13 @@ def test_unbatched_input_and_defaults_match_torch():
     assert weights.abs().max().item() <= 0.25 and weights.abs().max().item() > 0.2
 
 
-_MODULES = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}
-
-
 @settings(max_examples=40, deadline=None)
 @given(
-    kind=st.sampled_from(["RNN", "LSTM", "GRU"]),
     ensemble=st.integers(1, 3),
     steps=st.integers(1, 5),
     batch=st.integers(1, 3),
     hidden_size=st.integers(1, 4),
-    dtype=st.sampled_from([torch.float32, torch.float64]),
-    batch_first=st.booleans(),
-    bias=st.booleans(),
-    relu=st.booleans(),
-    with_state=st.booleans(),
-    seed=st.integers(0, 2**16),
+    **CASES,
 )
 def test_an_ensemble_runs_each_network_as_if_alone(
     kind, ensemble, steps, batch, hidden_size, dtype, batch_first, bias, relu, with_state, seed
@@ -282,9 +286,7 @@ def test_an_ensemble_runs_each_network_as_if_alone(
     """Network e of an ensemble, fed slice e, gives what the same weights give run alone:
     outputs, last states, and the gradients of its parameters, input and initial state."""
     torch.manual_seed(seed)
-    kwargs = dict(bias=bias, batch_first=batch_first)
-    if kind == "RNN":
-        kwargs["nonlinearity"] = "relu" if relu else "tanh"
+    kwargs = _options(kind, bias, batch_first, relu)
     stacked = _MODULES[kind](2, hidden_size, ensemble=ensemble, **kwargs).to(dtype)
     shape = (ensemble, batch, steps, 2) if batch_first else (steps, ensemble, batch, 2)
     x = torch.randn(shape, dtype=dtype)
