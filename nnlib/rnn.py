@@ -191,16 +191,16 @@ class _LSTM(Function):
         # grad_a[t], the gradient of step t's gate pre-activations: first those of i, f, g,
         # which all come through c_t, then o's, which comes through h_t
         grad_a = torch.empty_like(slopes)
-        cell_part = grad_a[..., : 3 * out.shape[-1]].unflatten(-1, (3, -1))  # (T, N, 3, H)
-        cell_slopes = slopes[..., : 3 * out.shape[-1]].unflatten(-1, (3, -1))
+        ifg = 3 * out.shape[-1]  # the columns of the gates i, f, g
+        cell_part = grad_a[..., :ifg].unflatten(-1, (3, -1))  # (T, N, 3, H)
+        cell_slopes = slopes[..., :ifg].unflatten(-1, (3, -1))
         back_h = torch.zeros_like(h0)  # W_hh^T grad_a_{t+1}: nothing after the last step
         back_c = grad_c_n  # the gradient reaching c_t from step t + 1 (or from c_n)
         for t in reversed(range(out.shape[0])):  # backpropagation through time
             grad_h = grad_out[t] + back_h
             grad_c = torch.addcmul(back_c, grad_h, through_tanh[t])
             torch.mul(cell_slopes[t], grad_c.unsqueeze(-2), out=cell_part[t])
-            torch.mul(slopes[t, ..., 3 * out.shape[-1] :], grad_h,
-                      out=grad_a[t, ..., 3 * out.shape[-1] :])  # fmt: skip
+            torch.mul(slopes[t, ..., ifg:], grad_h, out=grad_a[t, ..., ifg:])
             back_c = grad_c * f[t]  # along the cell: multiplied by the forget gate only
             back_h = grad_a[t] @ w_hh
         grad_w_hh = _sum_outer(grad_a, previous)  # sum over t of grad_a_t h_{t-1}^T
