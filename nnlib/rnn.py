@@ -89,6 +89,16 @@ def _row(b):
     return b if b.dim() == 1 else b.unsqueeze(-2)
 
 
+def _inputs(x, w_ih, *biases):
+    """x_t W_ih^T plus the biases given, for every step at once (one product, one add)."""
+    present = [b for b in biases if b is not None]
+    bias = sum(present[1:], present[0]) if present else None  # b_ih + b_hh: small
+    if bias is not None and x.dim() == 3:  # no ensemble: the bias inside the product
+        return torch.addmm(bias, x.flatten(0, 1), w_ih.T).view(*x.shape[:-1], -1)
+    inputs = x @ w_ih.mT
+    return inputs if bias is None else inputs.add_(_row(bias))  # in place: no second copy
+
+
 def _sum_outer(a, b):
     """The sum over steps and examples of a_t^T b_t: (T, N, A), (T, N, B) -> (A, B), or with
     an ensemble dim (T, E, N, .) -> (E, A, B), one sum per network."""
@@ -99,7 +109,9 @@ def _sum_outer(a, b):
 
 def _sum_steps(a):
     """The sum over steps and examples: (T, N, A) -> (A), or (T, E, N, A) -> (E, A)."""
-    return a.reshape(-1, a.shape[-1]).sum(0) if a.dim() == 3 else a.sum((0, 2))
+    if a.dim() == 3:
+        return a.reshape(-1, a.shape[-1]).sum(0)
+    return a.sum(0).sum(1)  # over steps first (contiguous blocks): ~8x faster than sum((0, 2))
 
 
 class _RNN(Function):
@@ -108,11 +120,7 @@ class _RNN(Function):
 
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, relu):
-        inputs = x @ w_ih.mT  # the input part of every step at once
-        if b_ih is not None:
-            inputs = inputs + _row(b_ih)
-        if b_hh is not None:
-            inputs = inputs + _row(b_hh)
+        inputs = _inputs(x, w_ih, b_ih, b_hh)  # every step's input part
         hs, h, w_hh_t = [], h0, w_hh.mT
         for t in range(x.shape[0]):
             z = _addmm(inputs[t], h, w_hh_t)  # inputs[t] + h W_hh^T
@@ -144,7 +152,7 @@ class _RNN(Function):
         # both biases enter z_t the same way
         grad_b_ih = grad_b if ctx.has_b_ih else None
         grad_b_hh = grad_b if ctx.has_b_hh else None
-        grad_x = deltas @ w_ih
+        grad_x = deltas @ w_ih if ctx.needs_input_grad[0] else None
         return grad_x, back, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh, None
 
 
@@ -155,10 +163,7 @@ class _LSTM(Function):
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
         hidden = w_hh.shape[-1]
-        inputs = x @ w_ih.mT
-        for b in (b_ih, b_hh):
-            if b is not None:
-                inputs = inputs + _row(b)
+        inputs = _inputs(x, w_ih, b_ih, b_hh)
         steps, w_hh_t = x.shape[0], w_hh.mT
         acts = inputs.new_empty(inputs.shape)  # every step's gates i, f, g, o
         out, cells, tanh_cells = (h0.new_empty(steps, *h0.shape) for _ in range(3))
@@ -178,15 +183,19 @@ class _LSTM(Function):
     def backward(ctx, grad_out, grad_c_n):
         x, h0, c0, w_ih, w_hh, out, cells, tanh_cells, acts = ctx.saved_tensors
         previous = torch.cat([h0.unsqueeze(0), out[:-1]])  # h_{t-1} for every t
-        previous_c = torch.cat([c0.unsqueeze(0), cells[:-1]])  # c_{t-1}
         i, f, g, o = acts.chunk(4, dim=-1)  # every step's gates: (T, N, H) each
         # What does not depend on the gradient coming back is computed for all steps at once,
         # outside the loop (Python, one step at a time): the gate pre-activations' slopes.
         # c_t = f c_{t-1} + i g gives d c_t/d a = (g i', c_{t-1} f', i g') for the gates i, f, g;
         # h_t = o tanh(c_t) gives d h_t/d a_o = tanh(c_t) o' and d h_t/d c_t = o tanh'(c_t),
         # with sigma' = s (1 - s) and tanh' = 1 - tanh^2.
-        slopes = torch.cat([g * i * (1 - i), previous_c * f * (1 - f), i * (1 - g * g),
-                            tanh_cells * o * (1 - o)], dim=-1)  # fmt: skip
+        slopes = torch.addcmul(acts, acts, acts, value=-1)  # s (1 - s) for every gate column
+        per_gate = slopes.unflatten(-1, (4, -1))  # (T, N, 4, H): the gates i, f, g, o
+        per_gate[..., 0, :].mul_(g)  # g i'
+        per_gate[1:, ..., 1, :].mul_(cells[:-1])  # c_{t-1} f'
+        per_gate[0, ..., 1, :].mul_(c0)
+        torch.mul(i, torch.addcmul(torch.ones_like(g), g, g, value=-1), out=per_gate[..., 2, :])
+        per_gate[..., 3, :].mul_(tanh_cells)  # tanh(c_t) o'
         through_tanh = o * (1 - tanh_cells * tanh_cells)
         # grad_a[t], the gradient of step t's gate pre-activations: first those of i, f, g,
         # which all come through c_t, then o's, which comes through h_t
@@ -208,7 +217,8 @@ class _LSTM(Function):
         grad_b = _sum_steps(grad_a)
         grad_b_ih = grad_b if ctx.has_b_ih else None
         grad_b_hh = grad_b if ctx.has_b_hh else None
-        return grad_a @ w_ih, back_h, back_c, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
+        grad_x = grad_a @ w_ih if ctx.needs_input_grad[0] else None
+        return grad_x, back_h, back_c, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
 
 
 class _GRU(Function):
@@ -217,10 +227,7 @@ class _GRU(Function):
 
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh):
-        if b_ih is not None and x.dim() == 3:  # a = W_ih x_t + b_ih, every step, one kernel
-            inputs = torch.addmm(b_ih, x.flatten(0, 1), w_ih.T).reshape(*x.shape[:-1], -1)
-        else:
-            inputs = x @ w_ih.mT if b_ih is None else x @ w_ih.mT + _row(b_ih)
+        inputs = _inputs(x, w_ih, b_ih)  # a = W_ih x_t + b_ih, every step
         steps, hidden, w_hh_t = x.shape[0], w_hh.shape[-1], w_hh.mT
         recurrent = inputs.new_empty(inputs.shape)  # b = W_hh h_{t-1} + b_hh, every step
         rz = inputs.new_empty(*inputs.shape[:-1], 2 * hidden)  # the gates r, z
@@ -250,9 +257,11 @@ class _GRU(Function):
         # the slopes that do not depend on the gradient coming back, for all steps at once:
         # d h_t / d a_n = (1 - z)(1 - n^2), d h_t / d a_z = (h_{t-1} - n) z (1 - z),
         # d a_n-part / d a_r = b_n r (1 - r)
-        slope_n = (1 - z) * (1 - n * n)
-        slope_z = (previous - n) * z * (1 - z)
-        slope_r = b_n * r * (1 - r)
+        sigma_slopes = torch.addcmul(rz, rz, rz, value=-1)  # r (1 - r) and z (1 - z)
+        slope_r, slope_z = sigma_slopes.chunk(2, dim=-1)
+        slope_r.mul_(b_n)
+        slope_z.mul_(previous - n)
+        slope_n = (1 - z) * torch.addcmul(torch.ones_like(n), n, n, value=-1)
         # every step's gradients of a = W_ih x_t + b_ih and b = W_hh h_{t-1} + b_hh, (r, z, n)
         grad_a = x.new_empty(*out.shape[:-1], 3 * hidden)
         grad_b = torch.empty_like(grad_a)
@@ -260,16 +269,17 @@ class _GRU(Function):
         for t in reversed(range(out.shape[0])):  # backpropagation through time
             grad_h = grad_out[t] + back_h
             grad_a_n = torch.mul(grad_h, slope_n[t], out=grad_a[t, ..., 2 * hidden :])
-            torch.mul(grad_a_n, slope_r[t], out=grad_a[t, ..., :hidden])
-            torch.mul(grad_h, slope_z[t], out=grad_a[t, ..., hidden : 2 * hidden])
-            grad_b[t, ..., : 2 * hidden] = grad_a[t, ..., : 2 * hidden]  # r, z: a and b alike
+            torch.mul(grad_a_n, slope_r[t], out=grad_b[t, ..., :hidden])
+            torch.mul(grad_h, slope_z[t], out=grad_b[t, ..., hidden : 2 * hidden])
             torch.mul(r[t], grad_a_n, out=grad_b[t, ..., 2 * hidden :])  # n: b_n times r
-            back_h = grad_h * z[t] + grad_b[t] @ w_hh  # the copied state, and through W_hh
+            back_h = _addmm(grad_h * z[t], grad_b[t], w_hh)  # the copied state, and via W_hh
+        grad_a[..., : 2 * hidden] = grad_b[..., : 2 * hidden]  # r, z: a and b alike
         grad_w_ih = _sum_outer(grad_a, x)
         grad_w_hh = _sum_outer(grad_b, previous)
         grad_b_ih = _sum_steps(grad_a) if ctx.has_b_ih else None
         grad_b_hh = _sum_steps(grad_b) if ctx.has_b_hh else None
-        return grad_a @ w_ih, back_h, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
+        grad_x = grad_a @ w_ih if ctx.needs_input_grad[0] else None
+        return grad_x, back_h, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
 
 
 def _check_sequence(input, input_size, batch_first, ensemble, name="input"):
