@@ -26,18 +26,19 @@ export JUPYTER_PLATFORM_DIRS := 1
 
 CHAPTERS_MD    := $(sort $(wildcard chapters/*.md))
 CHAPTERS_IPYNB := $(CHAPTERS_MD:.md=.ipynb)
-TEST_FILES     := $(sort $(wildcard tests/test_*.py))
+TEST_FILES     := $(sort $(wildcard tests/*/test_*.py))
 # nnlib's own tests: the library's, not the book's (make check, make compat)
-LIB_TESTS := $(patsubst %,tests/test_%.py,activations autodiff backprop clip conv data \
-  diagnostics init losses norm opinfo plot pooling rnn validation)
+LIB_TESTS := $(sort $(wildcard tests/nnlib/test_*.py))
+# the book's: its pairs, build, browser, translations, PDF, prose numbers and set-up
+BOOK_TESTS := $(sort $(wildcard tests/book/test_*.py))
 
 # The order in which pytest-xdist hands files to its workers (--no-loadscope-reorder keeps it):
 # the longest first (benchmarks/bench_book.py), so no worker ends alone on a long page. It
 # changes only how long a run takes, never what it checks; a file missing here runs later.
-SLOW_FIRST := tests/test_pdf.py chapters/13_remedies_over_seeds.ipynb chapters/15_long_lags.ipynb \
+SLOW_FIRST := tests/book/test_pdf.py chapters/13_remedies_over_seeds.ipynb chapters/15_long_lags.ipynb \
   chapters/12_remedies.ipynb \
   chapters/03_activations_in_practice.ipynb \
-  tests/test_notebooks.py tests/test_browser.py chapters/11_vanishing_exploding.ipynb \
+  tests/book/test_notebooks.py tests/book/test_browser.py chapters/11_vanishing_exploding.ipynb \
   chapters/05_regression_losses.ipynb chapters/02_activation_functions.ipynb
 ordered = $(foreach f,$(SLOW_FIRST),$(filter $(f),$(1))) $(filter-out $(SLOW_FIRST),$(1))
 NBVAL_FILES := $(call ordered,$(CHAPTERS_IPYNB))
@@ -48,7 +49,7 @@ TEST_AND_NBVAL_FILES := $(call ordered,$(CHAPTERS_IPYNB) $(TEST_FILES))
 help:
 	@sed -n 's/^## \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
-.PHONY: all help check venv book pdf pdf-deps test unit nbval nbval-portable lint notebooks notebook lab bench mutation robustness compat reader-env system-deps browser-deps translations clean distclean
+.PHONY: all help check venv book pdf pdf-deps test unit test-book nbval nbval-portable lint notebooks notebook lab bench mutation robustness compat reader-env system-deps browser-deps translations clean distclean
 
 all: test
 
@@ -136,7 +137,7 @@ translations: $(BOOK_STAMP)
 
 ## make test: lint, unit and pipeline tests, strict nbval on every chapter (then again on
 ## baseline CPU kernels: nbval-portable), then both editions' book builds with warnings as
-## errors, side by side as in `make book`. The PDFs are built by tests/test_pdf.py, into
+## errors, side by side as in `make book`. The PDFs are built by tests/book/test_pdf.py, into
 ## _build/pdf as `make pdf` does, so the book built last links to them. Any failure fails
 ## the target.
 test: $(STAMP) system-deps lint
@@ -171,7 +172,7 @@ nbval-portable: $(STAMP)
 system-deps: pdf-deps browser-deps
 
 ## make browser-deps: Debian's Chromium (and a Chinese font, fonts-noto-cjk, for the Chinese
-## edition) for tests/test_browser.py. Installed only when
+## edition) for tests/book/test_browser.py. Installed only when
 ## missing and only as root with apt-get (CI, containers); otherwise the browser tests are
 ## skipped with a message (and fail under CI=true).
 browser-deps:
@@ -187,12 +188,16 @@ browser-deps:
 	else echo "no Chinese font found and none installable here: the Chinese pages will show boxes"; fi
 
 ## make check: lint and nnlib's own tests, the loop to run while editing nnlib (about a minute).
-check: $(STAMP) lint
+check: $(STAMP) lint unit
+
+## make unit: nnlib's own tests (tests/nnlib/), without lint.
+unit: $(STAMP)
 	$(ONE_THREAD) $(BIN)/python -m pytest -q $(PARALLEL) $(LIB_TESTS)
 
-## make unit: every tests/test_*.py file, without re-executing the pages.
-unit: $(STAMP)
-	$(ONE_THREAD) $(BIN)/python -m pytest $(PARALLEL) $(call ordered,$(TEST_FILES))
+## make test-book: the book's checks (tests/book/: pairs, build, browser, translations, PDF,
+## prose numbers, set-up), without re-executing the pages.
+test-book: $(STAMP)
+	$(ONE_THREAD) $(BIN)/python -m pytest $(PARALLEL) $(call ordered,$(BOOK_TESTS))
 
 ## make nbval: strict nbval on every chapter (the stored outputs were made by `make notebooks`
 ## with PyTorch's default threads; here each chapter runs on one thread).

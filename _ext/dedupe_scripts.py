@@ -3,7 +3,7 @@
 sphinx-thebe's configuration script (and sphinx-togglebutton's) is registered twice under
 Jupyter Book 1.x, once with ``filename=None`` and once with ``filename=''``, so each page
 declared ``const THEBE_JS_URL`` twice and the browser reported "Identifier 'THEBE_JS_URL'
-has already been declared" (caught by tests/test_browser.py).
+has already been declared" (caught by tests/book/test_browser.py).
 """
 
 

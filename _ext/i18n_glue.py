@@ -7,7 +7,7 @@ own. A same-page glue role such as ``{glue:text}`acc:.1f``` then finds no glue d
 form ``{glue:text}`page.ipynb::acc:.1f``` resolves. This extension rewrites every same-page
 glue role of a translated message into that form, naming the message's own page, as the
 message is looked up: the ``.po`` files keep the roles exactly as the English messages
-have them (which tests/test_translations.py checks), and the numbers the Chinese page shows
+have them (which tests/book/test_translations.py checks), and the numbers the Chinese page shows
 are the English page's, glued from the same executed notebook.
 
 Sphinx's ``Locale`` transform loads the page's catalog with ``init_locale`` and reads its

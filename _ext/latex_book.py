@@ -76,7 +76,7 @@ CHINESE_HEADINGS = r"""
 # eight-column table "LeakyReLU" and a formula ran into the next column and out of the
 # page. Ragged right, a smaller font and less space between the columns, and no column
 # narrower than such a word (tabulary lowers this minimum where the columns cannot all
-# have it). tests/test_pdf.py fails on any overfull box.
+# have it). tests/book/test_pdf.py fails on any overfull box.
 # A glued value is set in one piece: "1.7e-17" must not break at its hyphen
 GLUED = r"""
 \expandafter\def\csname DUrolepasted-text\endcsname#1{\mbox{#1}}

@@ -11,7 +11,7 @@ templates without marking them for translation, and its zh_CN catalog has 列印
   ``locales/theme/<language>/LC_MESSAGES/sphinx.po``. tools/i18n.py lists that folder in
   ``locale_dirs``, which Sphinx reads before its own catalogs and the theme's.
 - The four unmarked words: the book's copies of those templates in ``_templates/`` mark them
-  with ``_()``, and nothing else differs (tests/test_translations.py compares them with the
+  with ``_()``, and nothing else differs (tests/book/test_translations.py compares them with the
   theme's); in English they read exactly as before.
 - sphinx-book-theme's domain ("booktheme"): ``booktheme.po`` in the same folder, found
   through ``locale_dirs`` as Sphinx finds its own. The theme registers its catalog as it is

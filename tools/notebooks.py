@@ -165,7 +165,7 @@ def input_signature(nb) -> list[tuple[str, str, tuple[str, ...], str]]:
 
 
 # nbval's other ways to exempt a cell. Only the `nbval-ignore-output` tag is allowed here, and
-# a cell carrying it must assert its claims (tests/test_notebooks.py); a cell skipped, or
+# a cell carrying it must assert its claims (tests/book/test_notebooks.py); a cell skipped, or
 # allowed to raise, or exempted by a comment, would escape both checks unnoticed.
 FORBIDDEN_TAGS = ("nbval-skip", "raises-exception", "nbval-raises-exception")
 FORBIDDEN_COMMENTS = re.compile(

@@ -4,9 +4,9 @@
 
 A number in the prose must come from the cell that computes it (a ``{glue:text}`` role) or
 sits in math, code or a role. What remains, numerals in plain text, is either on the page's
-allowlist (``tests/prose_numbers/<page>.toml``: a phrase that contains the numeral, with the
+allowlist (``tests/book/prose_numbers/<page>.toml``: a phrase that contains the numeral, with the
 reason it is not a measurement, such as a default slope or a layer size) or a typed number,
-which the test ``tests/test_prose_numbers.py`` rejects.
+which the test ``tests/book/test_prose_numbers.py`` rejects.
 
 The prose is read with the MyST parser the book is built with, so what counts as text is
 what Sphinx renders as text: inline code, math, roles (``{glue:text}``, ``{ref}``,
@@ -32,7 +32,7 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.myst_blocks import myst_block_plugin
 from mdit_py_plugins.myst_role import myst_role_plugin
 
-ALLOWLISTS = Path(__file__).resolve().parent.parent / "tests" / "prose_numbers"
+ALLOWLISTS = Path(__file__).resolve().parent.parent / "tests" / "book" / "prose_numbers"
 
 # A numeral: digits, with decimals, thousands separators or an exponent, not glued to a
 # letter on the left (float32, L1, x2 are names, not numbers).

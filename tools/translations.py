@@ -10,7 +10,7 @@ text (``{ref}`text <label>```) may be translated. It also fails when its transla
 variant of a term that the edition does not use, outside roles, math and code (``鲁棒`` for
 稳健, ``对数几率`` for logit, ...), or words a sentence every page has (the download line)
 otherwise than the edition does: tools/zh_terms.py lists both, docs/zh_style.md says why.
-tests/test_translations.py runs this over every catalog.
+tests/book/test_translations.py runs this over every catalog.
 """
 
 from __future__ import annotations

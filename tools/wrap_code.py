@@ -5,7 +5,7 @@
 
 The book's code column shows at least 77 characters of code in any window 1200 pixels wide
 or wider (from 1200 to 1300 pixels, where it is narrowest, _static/code.css sets code a
-little smaller), where tests/test_browser.py checks that
+little smaller), where tests/book/test_browser.py checks that
 no code scrolls sideways, and about 90 in the PDF. A cell is formatted by ruff at that
 width; what ruff cannot shorten is then split here, and ruff runs again:
 

@@ -10,7 +10,7 @@ translation as written. A match that lies wholly inside a role, a formula or inl
 not a use (``$\\text{one-hot}$``, ``{glue:text}`focal_n```, ```hinge_loss```); nor is one
 inside one of the term's ``allow`` phrases, where the variant is mentioned, not used: a
 verbatim quotation of a source article, or the glossary naming another book's term in
-quotation marks. ``bad`` is an example of the variant in use; tests/test_translations.py
+quotation marks. ``bad`` is an example of the variant in use; tests/book/test_translations.py
 plants it in a catalog and checks that it is reported, so that every entry can fail.
 
 A ``Sentence`` is a message every page has: ``en`` matches the whole English message (named

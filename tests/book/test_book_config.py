@@ -13,7 +13,7 @@ import yaml
 from tools import book_config
 from tools.makevars import dry_run, make_variable
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REPO = "https://github.com/example-org/nn-book"
 
 

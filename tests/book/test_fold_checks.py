@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tools import fold_checks
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 PAGE = """Text.
 

@@ -20,7 +20,7 @@ import yaml
 from tools import fold_checks, notebooks
 from tools.makevars import make_variable, planted_makefile
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = ROOT / "chapters"
 MDS = sorted(CHAPTERS.glob("*.md"))
 IPYNBS = sorted(CHAPTERS.glob("*.ipynb"))

@@ -26,7 +26,7 @@ from tools import i18n, pdf
 from tools.notebooks import toc_chapters
 from tools.pdf import pdf_name
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.md"))
 EPOCH = "SOURCE_DATE_EPOCH"
 TOOLS = (*pdf.TOOLS, "pdftotext", "pdffonts", "pdfinfo")  # building, then reading back

@@ -1,7 +1,7 @@
 """No number in the book's prose is typed by hand.
 
 A measured number reaches the prose through ``{glue:text}`` from the cell that computes it.
-Numerals left in plain text must be on the page's allowlist, ``tests/prose_numbers/<page>.toml``
+Numerals left in plain text must be on the page's allowlist, ``tests/book/prose_numbers/<page>.toml``
 (a phrase containing the numeral and the reason it is not a measurement). The scanner itself
 is ``tools/prose_numbers.py``; the tests below also plant typed numbers and watch it fail.
 """
@@ -17,7 +17,7 @@ import pytest
 from tools import prose_numbers as P
 from tools.notebooks import toc_files
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGES = [
     ROOT / (page if Path(page).suffix else f"{page}.md")
     for page in toc_files(ROOT / "_toc.yml")
@@ -37,14 +37,14 @@ def test_no_typed_numbers_in_the_prose(page):
     assert not typed, (
         "numbers typed in the prose: glue each from the cell that computes it, write a "
         "mathematical constant as math, or add a definitional constant to "
-        f"tests/prose_numbers/{page.stem}.toml with the reason:\n" + "\n".join(map(str, typed))
+        f"tests/book/prose_numbers/{page.stem}.toml with the reason:\n" + "\n".join(map(str, typed))
     )
 
 
 def test_allowlists_name_pages_of_the_book_and_give_reasons():
     stems = {page.stem for page in PAGES}
     for stem, phrases in ALLOWLIST.items():
-        assert stem in stems, f"tests/prose_numbers/{stem}.toml names no page of the book"
+        assert stem in stems, f"tests/book/prose_numbers/{stem}.toml names no page of the book"
         for phrase, reason in phrases.items():
             assert P.NUMERAL.search(phrase), f"{stem}: {phrase!r} contains no numeral"
             assert isinstance(reason, str) and len(reason.split()) >= 3, (

@@ -20,7 +20,7 @@ from babel.messages.pofile import read_po, write_po
 
 from tools import i18n, translations, zh_terms
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CATALOGS = ROOT / "locales" / "zh_CN" / "LC_MESSAGES"
 PASTED = re.compile(r'<span class="pasted-text">(.*?)</span>', re.DOTALL)
 
@@ -140,7 +140,7 @@ def editions(book):
 
 
 def _pages(root: Path) -> list[Path]:
-    """The site's pages (not the copies with planted faults that tests/test_browser.py adds
+    """The site's pages (not the copies with planted faults that tests/book/test_browser.py adds
     to the same build)."""
     skip = {"_static", "_sources", "_images", "_downloads", "zh_CN"}
     return sorted(p.relative_to(root) for p in root.rglob("*.html")
