@@ -237,8 +237,9 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_rnn
 
 ## make mutation: mutation testing of nnlib's op modules (a measurement, not part of `make
-## test`). mutmut (requirements-mutation.txt) mutates the six op modules (activations, losses,
-## pooling, conv, norm, rnn) and runs their unit tests against every mutant, on every core;
+## test`). mutmut (requirements-mutation.txt) mutates the op modules (activations, losses,
+## pooling, conv, norm, rnn) and gradient clipping, and runs their unit tests against every
+## mutant, on every core;
 ## then benchmarks/mutation_report.py writes the score and each surviving mutant to
 ## benchmarks/results/mutation.md.
 MUTATION_STAMP := $(VENV)/.installed-mutation

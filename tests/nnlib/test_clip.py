@@ -94,6 +94,21 @@ def test_nonfinite_norm():
         RuntimeError, match=r"^the total norm of order 2 of the gradients is non-finite \(inf\)"
     ):
         clip.clip_grad_norm_([p], 1.0, error_if_nonfinite=True)
+    # by default, as torch: no error, the norm returned as it is
+    ours, theirs = p.detach().clone().requires_grad_(True), p.detach().clone().requires_grad_(True)
+    ours.grad, theirs.grad = p.grad.clone(), p.grad.clone()
+    assert clip.clip_grad_norm_([ours], 1.0).item() == math.inf
+    torch.nn.utils.clip_grad_norm_([theirs], 1.0)
+    torch.testing.assert_close(ours.grad, theirs.grad, equal_nan=True)
+
+
+def test_tiny_norms_are_scaled_as_torch_scales_them():
+    # max_norm / (norm + 1e-6): where the norm is a few times 1e-6, the 1e-6 is visible
+    ours, theirs = _params(scale=1e-6), _params(scale=1e-6)
+    clip.clip_grad_norm_(ours, 1e-6)
+    torch.nn.utils.clip_grad_norm_(theirs, 1e-6)
+    for a, b in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-6, atol=0)
 
 
 @pytest.mark.parametrize("norm_type", [1.0, 2.0, math.inf])

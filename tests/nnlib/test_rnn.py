@@ -370,6 +370,12 @@ _W3, _U3 = torch.randn(2, 5, 3), torch.randn(2, 5, 5)
                      torch.randn(2, 15, 5)), ValueError,
          r"^hx must have shape \(1, 2, 1, 5\) \(num_layers=1, \.\.\.\); got \(1, 1, 5\)$"),
         (lambda: LSTM(3, 4, ensemble=0), ValueError, r"^ensemble must be in \[1, inf\]; got 0$"),
+        (lambda: rnn(torch.randn(4, 2, 3), None, _W3, _U3, batch_first=True), ValueError,
+         r"^input must be 4-d \(E, N, T, input_size\) for an ensemble of E=2 networks; "
+         r"got shape \(4, 2, 3\)$"),
+        (lambda: rnn(torch.randn(4, 1, 3), None, torch.randn(5, 3), torch.randn(1, 1, 5, 5)),
+         ValueError, r"^weight_hh must have shape \(hidden_size, hidden_size\), or \(E, [^)]*\) "
+         r"for an ensemble of E networks; got \(1, 1, 5, 5\)$"),
     ],
 )  # fmt: skip
 def test_bad_ensemble_arguments_are_named(call, error, message):
