@@ -45,6 +45,37 @@ def check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str)
         )
 
 
+LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def check_like(
+    value: object,
+    name: str,
+    *,
+    like: torch.Tensor,
+    shape: tuple[int, ...],
+    what: str = "",
+    dtype: str = "same",
+) -> torch.Tensor | None:
+    """An optional tensor argument that goes with ``like`` (the input): None, or a
+    floating-point tensor on ``like``'s device of exactly ``shape``. ``what`` explains the
+    shape in the message. ``dtype``: "same" (``like``'s dtype), "mixed" (also float32 for a
+    float16/bfloat16 ``like``, as torch allows for normalisation parameters) or "cast"
+    (any floating dtype, returned converted to ``like``'s)."""
+    if value is None:
+        return None
+    check_floating(value, name)
+    check_same_device(like, value, "input", name)
+    if tuple(value.shape) != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}{what}; got {tuple(value.shape)}")
+    if dtype == "cast":
+        return value.to(like.dtype)
+    mixed = dtype == "mixed" and like.dtype in LOW_PRECISION and value.dtype == torch.float32
+    if value.dtype != like.dtype and not mixed:
+        raise TypeError(f"{name} must have the input's dtype ({like.dtype}); got {value.dtype}")
+    return value
+
+
 def check_same_device(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
     """``a`` and ``b`` must live on one device."""
     if a.device != b.device:

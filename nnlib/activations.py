@@ -30,6 +30,7 @@ from nnlib._validation import (
     check_dim,
     check_floating,
     check_int,
+    check_like,
     check_not_inplace,
     check_number,
     check_tensor,
@@ -708,10 +709,7 @@ def _maxout_pieces(input, weight, bias, pieces) -> torch.Tensor:
             f"in_features); got shape {tuple(input.shape)}"
         )
     z = input @ weight.transpose(0, 1)  # the affine pieces z = x W^T + b
-    if bias is not None:
-        check_floating(bias, "bias")
-        if bias.shape != (weight.shape[0],):
-            raise ValueError(f"bias must have shape ({weight.shape[0]},); got {tuple(bias.shape)}")
+    if check_like(bias, "bias", like=input, shape=(weight.shape[0],)) is not None:
         z = z + bias
     return z.reshape(*z.shape[:-1], weight.shape[0] // pieces, pieces)
 
@@ -770,7 +768,7 @@ def identity_derivative(input: torch.Tensor) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------------
 # Registry
 # ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ActivationSpec:
     """One activation: how to compute it, its torch counterpart, and its properties.
 
@@ -800,11 +798,6 @@ class ActivationSpec:
     elementwise: bool = True
 
 
-def _spec(name, label, formula, fn, deriv, torch_fn, rng, zc, sat, maxd, mono, smooth, ew=True):
-    return ActivationSpec(name, label, formula, fn, deriv, torch_fn, rng, zc, sat, maxd, mono,
-                          smooth, ew)  # fmt: skip
-
-
 def _softmax_last(x):
     return softmax(x, dim=-1)
 
@@ -832,45 +825,223 @@ _SELU_MAX_D = SELU_SCALE * SELU_ALPHA  # sup of lambda*alpha*e^x for x <= 0
 ACTIVATIONS: dict[str, ActivationSpec] = {
     s.name: s
     for s in (
-        _spec("sigmoid", "Sigmoid", r"\frac{1}{1+e^{-x}}", sigmoid, sigmoid_derivative,
-              torch.sigmoid, "(0, 1)", False, "both sides", 0.25, True, True),
-        _spec("tanh", "Tanh", r"\tanh x", tanh, tanh_derivative, torch.tanh, "(-1, 1)", True,
-              "both sides", 1.0, True, True),
-        _spec("relu", "ReLU", r"\max(0, x)", relu, relu_derivative, _F.relu, "[0, inf)", False,
-              "x < 0 (zero gradient)", 1.0, True, False),
-        _spec("leaky_relu", "LeakyReLU", r"\max(0.01x, x)", leaky_relu, leaky_relu_derivative,
-              _F.leaky_relu, "(-inf, inf)", False, "none", 1.0, True, False),
-        _spec("prelu", "PReLU", r"\max(0, x) + a \min(0, x)",
-              lambda x: prelu(x, torch.tensor([0.25], dtype=x.dtype, device=x.device)),
-              lambda x: prelu_derivative(x, torch.tensor([0.25], dtype=x.dtype, device=x.device)),
-              lambda x: _F.prelu(x, torch.tensor([0.25], dtype=x.dtype, device=x.device)),
-              "(-inf, inf) for a > 0", False, "none", None, None, False),
-        _spec("rrelu", "RReLU", r"\max(0, x) + a \min(0, x),\ a \sim U(l, u)", rrelu,
-              rrelu_derivative,
-              _F.rrelu, "(-inf, inf)", False, "none", 1.0, True, False),
-        _spec("elu", "ELU", r"\max(0, x) + \min(0, e^x - 1)", elu, elu_derivative,
-              _F.elu, "(-1, inf)", False, "x -> -inf (towards -1)", 1.0, True, True),
-        _spec("selu", "SELU", r"\lambda\,(\max(0, x) + \min(0, \alpha(e^x - 1)))",
-              selu, selu_derivative, _F.selu, "(-1.7581, inf)", False, "x -> -inf",
-              _SELU_MAX_D, True, False),
-        _spec("gelu", "GELU", r"x\,\Phi(x)", gelu, gelu_derivative, _F.gelu, "[-0.1700, inf)",
-              False, "x -> -inf (towards 0)", 1.1289, False, True),
-        _spec("silu", "SiLU / Swish", r"x\,\sigma(x)", silu, silu_derivative, _F.silu,
-              "[-0.2785, inf)", False, "x -> -inf (towards 0)", 1.0998, False, True),
-        _spec("softplus", "Softplus", r"\log(1 + e^x)", softplus, softplus_derivative,
-              _F.softplus, "(0, inf)", False, "x -> -inf (towards 0)", 1.0, True, True),
-        _spec("mish", "Mish", r"x \tanh(\log(1 + e^x))", mish, mish_derivative, _F.mish,
-              "[-0.3088, inf)", False, "x -> -inf (towards 0)", 1.0885, False, True),
-        _spec("maxout", "Maxout", r"\max_k (w_k x + b_k)", _maxout_abs,
-              _maxout_abs_derivative, torch.abs, "depends on the pieces", False,
-              "none (piecewise linear)", None, None, False),
-        _spec("softmax", "Softmax", r"e^{x_i} / \sum_j e^{x_j}", _softmax_last, _softmax_diag,
-              lambda x: torch.softmax(x, dim=-1), "(0, 1), sums to 1", False,
-              "when one logit dominates", 0.25, False, True, ew=False),
-        _spec("identity", "Identity", r"x", identity, identity_derivative, lambda x: x.clone(),
-              "(-inf, inf)", True, "none", 1.0, True, True),
+        ActivationSpec(
+            name="sigmoid",
+            label="Sigmoid",
+            formula=r"\frac{1}{1+e^{-x}}",
+            function=sigmoid,
+            derivative=sigmoid_derivative,
+            torch_function=torch.sigmoid,
+            output_range="(0, 1)",
+            zero_centred=False,
+            saturates="both sides",
+            max_derivative=0.25,
+            monotonic=True,
+            smooth=True,
+        ),
+        ActivationSpec(
+            name="tanh",
+            label="Tanh",
+            formula=r"\tanh x",
+            function=tanh,
+            derivative=tanh_derivative,
+            torch_function=torch.tanh,
+            output_range="(-1, 1)",
+            zero_centred=True,
+            saturates="both sides",
+            max_derivative=1.0,
+            monotonic=True,
+            smooth=True,
+        ),
+        ActivationSpec(
+            name="relu",
+            label="ReLU",
+            formula=r"\max(0, x)",
+            function=relu,
+            derivative=relu_derivative,
+            torch_function=_F.relu,
+            output_range="[0, inf)",
+            zero_centred=False,
+            saturates="x < 0 (zero gradient)",
+            max_derivative=1.0,
+            monotonic=True,
+            smooth=False,
+        ),
+        ActivationSpec(
+            name="leaky_relu",
+            label="LeakyReLU",
+            formula=r"\max(0.01x, x)",
+            function=leaky_relu,
+            derivative=leaky_relu_derivative,
+            torch_function=_F.leaky_relu,
+            output_range="(-inf, inf)",
+            zero_centred=False,
+            saturates="none",
+            max_derivative=1.0,
+            monotonic=True,
+            smooth=False,
+        ),
+        ActivationSpec(
+            name="prelu",
+            label="PReLU",
+            formula=r"\max(0, x) + a \min(0, x)",
+            function=lambda x: prelu(x, torch.tensor([0.25], dtype=x.dtype, device=x.device)),
+            derivative=lambda x: prelu_derivative(
+                x, torch.tensor([0.25], dtype=x.dtype, device=x.device)
+            ),
+            torch_function=lambda x: _F.prelu(
+                x, torch.tensor([0.25], dtype=x.dtype, device=x.device)
+            ),
+            output_range="(-inf, inf) for a > 0",
+            zero_centred=False,
+            saturates="none",
+            max_derivative=None,
+            monotonic=None,
+            smooth=False,
+        ),
+        ActivationSpec(
+            name="rrelu",
+            label="RReLU",
+            formula=r"\max(0, x) + a \min(0, x),\ a \sim U(l, u)",
+            function=rrelu,
+            derivative=rrelu_derivative,
+            torch_function=_F.rrelu,
+            output_range="(-inf, inf)",
+            zero_centred=False,
+            saturates="none",
+            max_derivative=1.0,
+            monotonic=True,
+            smooth=False,
+        ),
+        ActivationSpec(
+            name="elu",
+            label="ELU",
+            formula=r"\max(0, x) + \min(0, e^x - 1)",
+            function=elu,
+            derivative=elu_derivative,
+            torch_function=_F.elu,
+            output_range="(-1, inf)",
+            zero_centred=False,
+            saturates="x -> -inf (towards -1)",
+            max_derivative=1.0,
+            monotonic=True,
+            smooth=True,
+        ),
+        ActivationSpec(
+            name="selu",
+            label="SELU",
+            formula=r"\lambda\,(\max(0, x) + \min(0, \alpha(e^x - 1)))",
+            function=selu,
+            derivative=selu_derivative,
+            torch_function=_F.selu,
+            output_range="(-1.7581, inf)",
+            zero_centred=False,
+            saturates="x -> -inf",
+            max_derivative=_SELU_MAX_D,
+            monotonic=True,
+            smooth=False,
+        ),
+        ActivationSpec(
+            name="gelu",
+            label="GELU",
+            formula=r"x\,\Phi(x)",
+            function=gelu,
+            derivative=gelu_derivative,
+            torch_function=_F.gelu,
+            output_range="[-0.1700, inf)",
+            zero_centred=False,
+            saturates="x -> -inf (towards 0)",
+            max_derivative=1.1289,
+            monotonic=False,
+            smooth=True,
+        ),
+        ActivationSpec(
+            name="silu",
+            label="SiLU / Swish",
+            formula=r"x\,\sigma(x)",
+            function=silu,
+            derivative=silu_derivative,
+            torch_function=_F.silu,
+            output_range="[-0.2785, inf)",
+            zero_centred=False,
+            saturates="x -> -inf (towards 0)",
+            max_derivative=1.0998,
+            monotonic=False,
+            smooth=True,
+        ),
+        ActivationSpec(
+            name="softplus",
+            label="Softplus",
+            formula=r"\log(1 + e^x)",
+            function=softplus,
+            derivative=softplus_derivative,
+            torch_function=_F.softplus,
+            output_range="(0, inf)",
+            zero_centred=False,
+            saturates="x -> -inf (towards 0)",
+            max_derivative=1.0,
+            monotonic=True,
+            smooth=True,
+        ),
+        ActivationSpec(
+            name="mish",
+            label="Mish",
+            formula=r"x \tanh(\log(1 + e^x))",
+            function=mish,
+            derivative=mish_derivative,
+            torch_function=_F.mish,
+            output_range="[-0.3088, inf)",
+            zero_centred=False,
+            saturates="x -> -inf (towards 0)",
+            max_derivative=1.0885,
+            monotonic=False,
+            smooth=True,
+        ),
+        ActivationSpec(
+            name="maxout",
+            label="Maxout",
+            formula=r"\max_k (w_k x + b_k)",
+            function=_maxout_abs,
+            derivative=_maxout_abs_derivative,
+            torch_function=torch.abs,
+            output_range="depends on the pieces",
+            zero_centred=False,
+            saturates="none (piecewise linear)",
+            max_derivative=None,
+            monotonic=None,
+            smooth=False,
+        ),
+        ActivationSpec(
+            name="softmax",
+            label="Softmax",
+            formula=r"e^{x_i} / \sum_j e^{x_j}",
+            function=_softmax_last,
+            derivative=_softmax_diag,
+            torch_function=lambda x: torch.softmax(x, dim=-1),
+            output_range="(0, 1), sums to 1",
+            zero_centred=False,
+            saturates="when one logit dominates",
+            max_derivative=0.25,
+            monotonic=False,
+            smooth=True,
+            elementwise=False,
+        ),
+        ActivationSpec(
+            name="identity",
+            label="Identity",
+            formula=r"x",
+            function=identity,
+            derivative=identity_derivative,
+            torch_function=lambda x: x.clone(),
+            output_range="(-inf, inf)",
+            zero_centred=True,
+            saturates="none",
+            max_derivative=1.0,
+            monotonic=True,
+            smooth=True,
+        ),
     )
-}  # fmt: skip
+}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -43,7 +43,13 @@ import torch
 from torch import nn
 from torch.autograd import Function
 
-from nnlib._validation import check_floating, check_int, check_pair, check_same_device
+from nnlib._validation import (
+    check_floating,
+    check_int,
+    check_like,
+    check_pair,
+    check_same_device,
+)
 from nnlib._windows import windows
 
 __all__ = ["conv2d", "conv_output_size", "Conv2d"]
@@ -192,13 +198,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
             f"weight must have in_channels / groups = {c_in // groups} input channels "
             f"(dim 1) for an input of {c_in} channels; got {weight.shape[1]}"
         )
-    if bias is not None:
-        check_floating(bias, "bias")
-        check_same_device(input, bias, "input", "bias")
-        if bias.dtype != input.dtype:
-            raise TypeError(f"bias must have the input's dtype ({input.dtype}); got {bias.dtype}")
-        if tuple(bias.shape) != (c_out,):
-            raise ValueError(f"bias must have shape ({c_out},); got {tuple(bias.shape)}")
+    check_like(bias, "bias", like=input, shape=(c_out,))
     kernel = tuple(weight.shape[2:])
     stride = check_pair(stride, "stride", 1)
     dilation = check_pair(dilation, "dilation", 1)

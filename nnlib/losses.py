@@ -30,13 +30,14 @@ from torch.autograd import Function
 from nnlib._validation import (
     check_floating,
     check_int,
+    check_like,
     check_number,
     check_reduction,
     check_same_device,
     check_same_shape,
     check_tensor,
 )
-from nnlib.activations import _log1p_exp, _stable_sigmoid, log_softmax, sigmoid
+from nnlib.activations import _log1p_exp, _LogSoftmax, _stable_sigmoid, sigmoid
 
 __all__ = [
     "l1_loss", "mse_loss", "huber_loss", "smooth_l1_loss", "pseudo_huber_loss",
@@ -98,19 +99,6 @@ def _check_weight(weight, name: str, like: torch.Tensor):
             f"got {tuple(weight.shape)}"
         )
     return weight.to(like.dtype)
-
-
-def _check_class_weight(weight, x: torch.Tensor):
-    """An optional per-class weight of shape (C,), C = x.shape[1]."""
-    if weight is None:
-        return None
-    check_floating(weight, "weight")
-    check_same_device(x, weight, "input", "weight")
-    if tuple(weight.shape) != (x.shape[1],):
-        raise ValueError(
-            f"weight must have shape ({x.shape[1]},) (one per class); got {tuple(weight.shape)}"
-        )
-    return weight.to(x.dtype)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -575,7 +563,9 @@ def multi_margin_loss(
     squeeze = input.dim() == 1
     x = input.unsqueeze(0) if squeeze else input
     t = _check_class_target(target.unsqueeze(0) if squeeze else target, x, 1)
-    weight = _check_class_weight(weight, x)
+    weight = check_like(
+        weight, "weight", like=x, shape=(x.shape[1],), what=" (one per class)", dtype="cast"
+    )
     out = _MultiMargin.apply(x, t, p, margin, weight, reduction)
     return out.squeeze(0) if squeeze and reduction == "none" else out
 
@@ -757,13 +747,23 @@ def nll_loss(
     check_int(ignore_index, "ignore_index")
     t = _check_class_target(target.unsqueeze(0) if unbatched else target, x, 1,
                             ignore_index=ignore_index)  # fmt: skip
-    weight = _check_class_weight(weight, x)
+    weight = _class_weight(weight, x)
+    out = _nll(x, t, weight, ignore_index, reduction)
+    return out.squeeze(0) if unbatched and reduction == "none" else out
+
+
+def _class_weight(weight, x: torch.Tensor) -> torch.Tensor | None:
+    return check_like(
+        weight, "weight", like=x, shape=(x.shape[1],), what=" (one per class)", dtype="cast"
+    )
+
+
+def _nll(x, t, weight, ignore_index: int, reduction: str) -> torch.Tensor:
+    """nll_loss on checked arguments, x (N, C, d1, ...) and t (N, d1, ...)."""
     # (N, C, d1, ...) -> (N * d1 * ..., C): one row per prediction
     rows = x.movedim(1, -1).reshape(-1, x.shape[1])
     out = _NLL.apply(rows, t.reshape(-1), weight, ignore_index, reduction)
-    if reduction == "none":
-        return out.reshape(t.shape).squeeze(0) if unbatched else out.reshape(t.shape)
-    return out
+    return out.reshape(t.shape) if reduction == "none" else out
 
 
 def cross_entropy(
@@ -799,10 +799,10 @@ def cross_entropy(
         raise ValueError(f"label_smoothing must be in [0, 1]; got {eps:g}")
     check_tensor(target, "target")
     t = target.unsqueeze(0) if unbatched else target
-    weight = _check_class_weight(weight, x)
+    weight = _class_weight(weight, x)
     classes = x.shape[1]
     w = 1.0 if weight is None else weight.reshape((1, classes) + (1,) * (x.dim() - 2))
-    log_p = log_softmax(x, dim=1)
+    log_p = _LogSoftmax.apply(x, 1)
 
     if t.is_floating_point():  # probability targets: -sum_c w_c y_c log p_c per prediction
         check_same_shape(x, t, "input", "target (probabilities)")
@@ -810,7 +810,9 @@ def cross_entropy(
         y = t.to(x.dtype) * (1 - eps) + eps / classes
         out = _reduce(-(w * y * log_p).sum(dim=1), reduction)
     else:  # class indices: NLL of the log-probabilities, plus the smoothing term
-        out = nll_loss(log_p, t, weight, ignore_index, reduction)
+        check_int(ignore_index, "ignore_index")
+        t = _check_class_target(t, x, 1, ignore_index=ignore_index)
+        out = _nll(log_p, t, weight, ignore_index, reduction)
         if eps > 0:
             keep = t != ignore_index
             smooth = -(w * log_p).sum(dim=1) * keep

@@ -44,9 +44,13 @@ import torch
 from torch import nn
 from torch.autograd import Function
 
-from nnlib._validation import check_floating, check_int, check_number, check_same_device
-
-_LOW_PRECISION = (torch.float16, torch.bfloat16)
+from nnlib._validation import (
+    LOW_PRECISION,
+    check_floating,
+    check_int,
+    check_like,
+    check_number,
+)
 
 # Gradients are returned in the precision they were computed in: autograd casts each one to
 # its input's dtype (float16 input, float32 arithmetic, float16 gradient).
@@ -185,23 +189,7 @@ class _BatchNormTrain(Function):
 def _compute(x: torch.Tensor) -> torch.Tensor:
     """float16/bfloat16 are normalised in float32, as torch does (a sum of squares leaves
     their range); the result is rounded back to the input's dtype."""
-    return x.float() if x.dtype in _LOW_PRECISION else x
-
-
-def _check_channel_vector(value, name: str, x: torch.Tensor) -> torch.Tensor | None:
-    if value is None:
-        return None
-    check_floating(value, name)
-    check_same_device(x, value, "input", name)
-    if tuple(value.shape) != (x.shape[1],):
-        raise ValueError(
-            f"{name} must have shape ({x.shape[1]},), one value per channel (dim 1 of input); "
-            f"got {tuple(value.shape)}"
-        )
-    mixed = x.dtype in _LOW_PRECISION and value.dtype == torch.float32  # allowed, as in torch
-    if value.dtype != x.dtype and not mixed:  # as torch on the CPU ("mixed dtype")
-        raise TypeError(f"{name} must have the input's dtype ({x.dtype}); got {value.dtype}")
-    return value
+    return x.float() if x.dtype in LOW_PRECISION else x
 
 
 def batch_norm(
@@ -231,10 +219,13 @@ def batch_norm(
     if momentum > 1:
         raise ValueError(f"momentum must be in [0, 1]; got {momentum:g}")
     eps = check_number(eps, "eps", minimum=0, strict_minimum=True)
-    running_mean = _check_channel_vector(running_mean, "running_mean", x)
-    running_var = _check_channel_vector(running_var, "running_var", x)
-    weight = _check_channel_vector(weight, "weight", x)
-    bias = _check_channel_vector(bias, "bias", x)
+    per_channel = dict(
+        like=x, shape=(x.shape[1],), what=", one value per channel (dim 1 of input)", dtype="mixed"
+    )
+    running_mean = check_like(running_mean, "running_mean", **per_channel)
+    running_var = check_like(running_var, "running_var", **per_channel)
+    weight = check_like(weight, "weight", **per_channel)
+    bias = check_like(bias, "bias", **per_channel)
     if x.shape[1] == 0:  # no channels: nothing to normalise (torch returns the empty input)
         return x.clone()
     if training:
@@ -341,21 +332,6 @@ def _check_normalized_shape(normalized_shape) -> tuple[int, ...]:
     return (check_int(normalized_shape, "normalized_shape", minimum=0),)
 
 
-def _check_affine(value, name: str, shape: tuple[int, ...], x: torch.Tensor):
-    if value is None:
-        return None
-    check_floating(value, name)
-    check_same_device(x, value, "input", name)
-    if tuple(value.shape) != shape:
-        raise ValueError(
-            f"{name} must have shape normalized_shape {shape}; got {tuple(value.shape)}"
-        )
-    mixed = x.dtype in _LOW_PRECISION and value.dtype == torch.float32  # allowed, as in torch
-    if value.dtype != x.dtype and not mixed:
-        raise TypeError(f"{name} must have the input's dtype ({x.dtype}); got {value.dtype}")
-    return value
-
-
 def layer_norm(
     input: torch.Tensor,
     normalized_shape,
@@ -382,8 +358,9 @@ def layer_norm(
             f"input must end with normalized_shape, shape (*, {trailing}); got {tuple(x.shape)}"
         )
     eps = check_number(eps, "eps", minimum=0, strict_minimum=True)
-    weight = _check_affine(weight, "weight", shape, x)
-    bias = _check_affine(bias, "bias", shape, x)
+    affine = dict(like=x, shape=shape, what=" (normalized_shape)", dtype="mixed")
+    weight = check_like(weight, "weight", **affine)
+    bias = check_like(bias, "bias", **affine)
     if x.numel() == 0:  # nothing to normalise (torch returns the empty input)
         return x.clone()
     return _LayerNorm.apply(x, weight, bias, len(shape), eps)

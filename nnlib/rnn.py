@@ -74,7 +74,13 @@ import torch
 from torch import nn
 from torch.autograd import Function
 
-from nnlib._validation import check_choice, check_floating, check_int, check_same_device
+from nnlib._validation import (
+    check_choice,
+    check_floating,
+    check_int,
+    check_like,
+    check_same_device,
+)
 
 __all__ = ["rnn", "lstm", "gru", "RNN", "LSTM", "GRU"]
 
@@ -354,25 +360,14 @@ def _hidden_size(weight_ih, weight_hh, gates: int):
     return hh[-1], (hh[0] if weight_hh.dim() == 3 else None)
 
 
-def _check_weight(w, name, shape, x):
-    check_floating(w, name)
-    check_same_device(x, w, "input", name)
-    if tuple(w.shape) != shape:
-        raise ValueError(f"{name} must have shape {shape}; got {tuple(w.shape)}")
-    if w.dtype != x.dtype:
-        raise TypeError(f"{name} must have the input's dtype ({x.dtype}); got {w.dtype}")
-    return w
-
-
 def _check_parameters(x, hidden_size, gates, weight_ih, weight_hh, bias_ih, bias_hh):
     """Each weight and bias against its shape (``gates`` blocks of H rows, after the ensemble
     dim if any) and the input."""
     rows = (*weight_hh.shape[:-2], gates * hidden_size)
-    _check_weight(weight_ih, "weight_ih", (*rows, x.shape[-1]), x)
-    _check_weight(weight_hh, "weight_hh", (*rows, hidden_size), x)
-    for name, b in (("bias_ih", bias_ih), ("bias_hh", bias_hh)):
-        if b is not None:
-            _check_weight(b, name, rows, x)
+    check_like(weight_ih, "weight_ih", like=x, shape=(*rows, x.shape[-1]))
+    check_like(weight_hh, "weight_hh", like=x, shape=(*rows, hidden_size))
+    check_like(bias_ih, "bias_ih", like=x, shape=rows)
+    check_like(bias_hh, "bias_hh", like=x, shape=rows)
 
 
 def _in_layout(out, unbatched, batch_first):

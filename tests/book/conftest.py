@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.book.support import ROOT
 from tools import i18n
 from tools.makevars import make_variable
 
@@ -37,7 +38,6 @@ def pytest_collection_modifyitems(config, items):
 # waits for it and reads the same files. Built as `make book` builds it: English with
 # `jupyter-book build` and the Makefile's BOOK_FLAGS, Chinese with tools/i18n.py. Where the
 # network can be dropped (unshare -n) the English build runs without it and without PyTorch.
-ROOT = Path(__file__).resolve().parents[2]
 BOOK_RUNS = ROOT / "_build" / "test-book"
 RUN_ID = os.environ.setdefault("PYTEST_XDIST_TESTRUNUID", uuid.uuid4().hex)
 

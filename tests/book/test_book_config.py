@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.book.support import ROOT
 from tools import book_config
 from tools.makevars import dry_run, make_variable
 
-ROOT = Path(__file__).resolve().parents[2]
 REPO = "https://github.com/example-org/nn-book"
 
 

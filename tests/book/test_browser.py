@@ -36,10 +36,10 @@ from urllib.parse import unquote, urljoin, urlparse
 import pytest
 from playwright.sync_api import sync_playwright
 
+from tests.book.support import ROOT
 from tools import notebooks
 from tools.wrap_code import code_cells
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-quic",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from tests.book.support import ROOT
 from tools import fold_checks
-
-ROOT = Path(__file__).resolve().parents[2]
 
 PAGE = """Text.
 

@@ -17,10 +17,10 @@ import nbformat
 import pytest
 import yaml
 
+from tests.book.support import ROOT
 from tools import fold_checks, notebooks
 from tools.makevars import make_variable, planted_makefile
 
-ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = ROOT / "chapters"
 MDS = sorted(CHAPTERS.glob("*.md"))
 IPYNBS = sorted(CHAPTERS.glob("*.ipynb"))

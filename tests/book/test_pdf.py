@@ -22,11 +22,11 @@ import pytest
 import yaml
 from babel.messages.pofile import read_po
 
+from tests.book.support import ROOT
 from tools import i18n, pdf
 from tools.notebooks import toc_chapters
 from tools.pdf import pdf_name
 
-ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.md"))
 EPOCH = "SOURCE_DATE_EPOCH"
 TOOLS = (*pdf.TOOLS, "pdftotext", "pdffonts", "pdfinfo")  # building, then reading back

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.book.support import ROOT
 from tools import prose_numbers as P
 from tools.notebooks import toc_files
 
-ROOT = Path(__file__).resolve().parents[2]
 PAGES = [
     ROOT / (page if Path(page).suffix else f"{page}.md")
     for page in toc_files(ROOT / "_toc.yml")

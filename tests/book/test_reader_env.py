@@ -18,9 +18,9 @@ import nbformat
 import pytest
 
 from nnlib.glue import glue
+from tests.book.support import ROOT
 from tools import install_cell, notebooks
 
-ROOT = Path(__file__).resolve().parents[2]
 MDS = sorted((ROOT / "chapters").glob("*.md"))
 REPO = "https://github.com/example-org/nn-book"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

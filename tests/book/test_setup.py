@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.book.support import ROOT
 from tools.makevars import dry_run, make_variable, planted_makefile
 
-ROOT = Path(__file__).resolve().parents[2]
 HEAVY = {"torch", "torchvision", "numpy", "scipy", "scikit-learn", "matplotlib", "pillow", "nnlib"}
 
 

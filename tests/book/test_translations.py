@@ -18,9 +18,9 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
+from tests.book.support import ROOT
 from tools import i18n, translations, zh_terms
 
-ROOT = Path(__file__).resolve().parents[2]
 CATALOGS = ROOT / "locales" / "zh_CN" / "LC_MESSAGES"
 PASTED = re.compile(r'<span class="pasted-text">(.*?)</span>', re.DOTALL)
 

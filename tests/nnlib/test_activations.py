@@ -14,11 +14,17 @@ from hypothesis import strategies as st
 from torch.autograd import gradcheck, gradgradcheck
 
 from nnlib import activations as A
+from tests.nnlib.support import (
+    TOL_ELEMENTWISE,
+    assert_matches_torch,
+    outputs_and_grads,
+    shapes,
+)
 
 REG = A.ACTIVATIONS
 NAMES = list(REG)
 ELEMENTWISE = [n for n in NAMES if REG[n].elementwise]
-TOL = {torch.float32: dict(rtol=2e-5, atol=2e-6), torch.float64: dict(rtol=1e-10, atol=1e-12)}
+
 
 # (nnlib call, torch call) pairs with non-default parameters
 PARAMETRISED = {
@@ -37,35 +43,10 @@ PARAMETRISED = {
 ALL_PAIRS = {n: (REG[n].function, REG[n].torch_function) for n in NAMES} | PARAMETRISED
 
 
-def _value_and_grad(fn, x, weights):
-    x = x.detach().clone().requires_grad_(True)
-    y = fn(x)
-    (y * weights).sum().backward()
-    return y.detach(), x.grad
-
-
-def _compare(ours, theirs, x, **tol):
-    g = torch.Generator().manual_seed(1)
-    weights = torch.randn(x.shape, generator=g, dtype=x.dtype).to(x.device)
-    a = _value_and_grad(ours, x, weights)
-    b = _value_and_grad(theirs, x, weights)
-    torch.testing.assert_close(a, b, equal_nan=True, **tol)
-
-
-# Sides from 1: empty tensors compare nothing and have their own test,
-# test_empty_input_matches_torch.
-shapes = st.lists(st.integers(1, 5), min_size=1, max_size=3).map(tuple)
-
-
-@given(shape=shapes)
-def test_shape_strategy_draws_tensors_with_data(shape):
-    assert math.prod(shape) > 0
-
-
 @pytest.mark.parametrize("name", list(ALL_PAIRS))
 @settings(max_examples=25, deadline=None)
 @given(
-    shape=shapes,
+    shape=shapes(),
     dtype=st.sampled_from([torch.float32, torch.float64]),
     scale=st.sampled_from([0.1, 1.0, 10.0, 100.0]),
     seed=st.integers(0, 2**16),
@@ -74,7 +55,7 @@ def test_matches_torch(name, shape, dtype, scale, seed):
     ours, theirs = ALL_PAIRS[name]
     x = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=dtype) * scale
     event("empty tensor" if x.numel() == 0 else "tensor with data")
-    _compare(ours, theirs, x, **TOL[dtype])
+    assert_matches_torch(ours, theirs, x, **TOL_ELEMENTWISE[dtype])
 
 
 @pytest.mark.parametrize("name", list(ALL_PAIRS))
@@ -82,7 +63,7 @@ def test_matches_torch(name, shape, dtype, scale, seed):
 def test_empty_input_matches_torch(name, shape):
     ours, theirs = ALL_PAIRS[name]
     x = torch.empty(shape, dtype=torch.float64)
-    _compare(ours, theirs, x, **TOL[torch.float64])
+    assert_matches_torch(ours, theirs, x, **TOL_ELEMENTWISE[torch.float64])
     assert ours(x).shape == theirs(x).shape
 
 
@@ -91,7 +72,7 @@ def test_matches_torch_on_non_contiguous_input(name):
     ours, theirs = ALL_PAIRS[name]
     x = torch.randn(7, 6, dtype=torch.float64).t()[:, ::2]
     assert not x.is_contiguous()
-    _compare(ours, theirs, x, **TOL[torch.float64])
+    assert_matches_torch(ours, theirs, x, **TOL_ELEMENTWISE[torch.float64])
 
 
 @pytest.mark.parametrize("name", list(ALL_PAIRS))
@@ -99,7 +80,7 @@ def test_exact_points_match_torch(name):
     """Kinks and special values: 0, +-tiny, +-inf-ish, the thresholds."""
     ours, theirs = ALL_PAIRS[name]
     x = torch.tensor([0.0, -0.0, 1e-30, -1e-30, 2.5, -2.5, 10.0, -10.0, 20.0, 21.0])
-    _compare(ours, theirs, x, **TOL[torch.float32])
+    assert_matches_torch(ours, theirs, x, **TOL_ELEMENTWISE[torch.float32])
 
 
 def _smooth_input(shape, seed=0):
@@ -248,8 +229,8 @@ def test_extreme_inputs_are_finite_equal_to_torch_and_silent(name, dtype):
     x = torch.tensor([-1e4, -1000.0, -88.0, 0.0, 88.0, 1000.0, 1e4], dtype=dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        a = _value_and_grad(ours, x, torch.ones_like(x))
-    b = _value_and_grad(theirs, x, torch.ones_like(x))
+        a = outputs_and_grads(ours, x)
+    b = outputs_and_grads(theirs, x)
     assert all(torch.isfinite(t).all() for t in a)
     torch.testing.assert_close(a, b)
 
@@ -392,7 +373,7 @@ def test_half_precision_on_cpu_matches_torch(name, dtype):
     """float16 and bfloat16 run on the CPU too: values, gradients and dtype as torch's."""
     ours, theirs = ALL_PAIRS[name]
     x = (torch.randn(64, 33, generator=torch.Generator().manual_seed(0)) * 3).to(dtype)
-    _compare(ours, theirs, x, **half_tolerance(dtype))
+    assert_matches_torch(ours, theirs, x, **half_tolerance(dtype))
     assert ours(x).dtype == dtype
 
 
@@ -420,9 +401,8 @@ def test_rrelu_cpu_generator_drives_cuda_input():
 def test_cuda_gradients_match_cpu(name):
     ours, _ = ALL_PAIRS[name]
     x = torch.randn(64, 33, dtype=torch.float64) * 3
-    w = torch.randn_like(x)
-    cpu = _value_and_grad(ours, x, w)
-    gpu = _value_and_grad(ours, x.cuda(), w.cuda())
+    cpu = outputs_and_grads(ours, x)
+    gpu = outputs_and_grads(ours, x.cuda())
     torch.testing.assert_close(tuple(t.cpu() for t in gpu), cpu)
 
 
@@ -460,6 +440,10 @@ def test_integer_input_is_rejected(name):
         (lambda x: A.maxout(x, torch.ones(4, 2), pieces=2), ValueError,
          r"^input must have 2 features in its last dim \(weight's in_features\); got shape \(4, 3\)$"),
         (lambda x: A.maxout(x, torch.ones(4, 3), pieces=0), ValueError, r"^pieces must be in \[1, inf\]; got 0$"),
+        (lambda x: A.maxout(x, torch.ones(4, 3), torch.ones(3)), ValueError,
+         r"^bias must have shape \(4,\); got \(3,\)$"),
+        (lambda x: A.maxout(x, torch.ones(4, 3), torch.ones(4, dtype=torch.float64)), TypeError,
+         r"^bias must have the input's dtype \(torch.float32\); got torch.float64$"),
         (lambda x: A.sigmoid(x.numpy()), TypeError, r"^input must be a torch.Tensor; got array"),
     ],
 )  # fmt: skip

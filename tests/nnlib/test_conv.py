@@ -11,28 +11,7 @@ from torch.autograd import gradcheck, gradgradcheck
 
 from nnlib import conv
 from nnlib.conv import Conv2d, conv2d
-
-TOL = {torch.float32: dict(rtol=1e-4, atol=1e-5), torch.float64: dict(rtol=1e-10, atol=1e-12)}
-
-
-def _value_and_grads(fn, x, w, b, upstream, **kwargs):
-    leaves = [
-        t.detach().clone().requires_grad_(True) for t in (x, w) + ((b,) if b is not None else ())
-    ]
-    y = fn(*leaves[:2], leaves[2] if b is not None else None, **kwargs)
-    grads = torch.autograd.grad((y * upstream).sum(), leaves) if y.numel() else ()
-    return (y.detach(), *grads)
-
-
-def _compare(x, w, b, dtype, **kwargs):
-    expected = F.conv2d(x, w, b, **kwargs)
-    upstream = torch.randn(expected.shape, generator=torch.Generator().manual_seed(1), dtype=dtype)
-    ours = _value_and_grads(conv2d, x, w, b, upstream, **kwargs)
-    theirs = _value_and_grads(F.conv2d, x, w, b, upstream, **kwargs)
-    assert len(ours) == len(theirs)
-    for a, t in zip(ours, theirs, strict=True):
-        assert a.shape == t.shape and a.dtype == t.dtype
-        torch.testing.assert_close(a, t, **TOL[dtype])
+from tests.nnlib.support import TOL_SUMS, assert_matches_torch, outputs_and_grads
 
 
 @st.composite
@@ -62,7 +41,7 @@ def test_matches_torch_values_and_gradients(geo, dtype, seed):
     w = torch.randn(geo["c_out"], geo["c_in"] // geo["kwargs"]["groups"], *geo["k"], generator=g,
                     dtype=dtype)  # fmt: skip
     b = torch.randn(geo["c_out"], generator=g, dtype=dtype) if geo["bias"] else None
-    _compare(x, w, b, dtype, **geo["kwargs"])
+    assert_matches_torch(conv2d, F.conv2d, x, w, b, **TOL_SUMS[dtype], **geo["kwargs"])
 
 
 @pytest.mark.parametrize(
@@ -100,9 +79,11 @@ def test_non_contiguous_unbatched_and_empty_inputs():
     w = torch.randn(3, 2, 3, 3, generator=g, dtype=torch.float64)
     x = torch.randn(2, 7, 6, 2, generator=g, dtype=torch.float64).permute(0, 3, 1, 2)
     assert not x.is_contiguous()
-    _compare(x, w, None, torch.float64, padding=1)
-    _compare(x.contiguous(memory_format=torch.channels_last), w, None, torch.float64, stride=2)
-    _compare(x[:, :, ::2, 1:], w, None, torch.float64)
+    tol = TOL_SUMS[torch.float64]
+    assert_matches_torch(conv2d, F.conv2d, x, w, None, **tol, padding=1)
+    channels_last = x.contiguous(memory_format=torch.channels_last)
+    assert_matches_torch(conv2d, F.conv2d, channels_last, w, None, **tol, stride=2)
+    assert_matches_torch(conv2d, F.conv2d, x[:, :, ::2, 1:], w, None, **tol)
     single = x[0]
     torch.testing.assert_close(conv2d(single, w, padding=1), F.conv2d(single, w, padding=1))
     assert conv2d(single, w).shape == (3, 5, 4)
@@ -242,10 +223,9 @@ def test_cuda_matches_cpu(dtype):
     x = torch.randn(2, 4, 9, 8, generator=g, dtype=dtype)
     w = torch.randn(6, 2, 3, 3, generator=g, dtype=dtype)
     b = torch.randn(6, generator=g, dtype=dtype)
-    up = torch.randn(2, 6, 5, 8, generator=g, dtype=dtype)
     kwargs = dict(stride=(2, 1), padding=1, groups=2)
-    cpu = _value_and_grads(conv2d, x, w, b, up, **kwargs)
-    gpu = _value_and_grads(conv2d, x.cuda(), w.cuda(), b.cuda(), up.cuda(), **kwargs)
+    cpu = outputs_and_grads(conv2d, x, w, b, **kwargs)
+    gpu = outputs_and_grads(conv2d, x.cuda(), w.cuda(), b.cuda(), **kwargs)
     for a, c in zip(gpu, cpu, strict=True):
         assert a.device.type == "cuda"
-        torch.testing.assert_close(a.cpu(), c, **TOL[dtype])
+        torch.testing.assert_close(a.cpu(), c, **TOL_SUMS[dtype])

@@ -13,26 +13,11 @@ from hypothesis import strategies as st
 from torch.autograd import gradcheck, gradgradcheck
 
 from nnlib import losses
+from tests.nnlib.support import TOL_ELEMENTWISE, assert_matches_torch, shapes
 
 PAIRS = [(losses.l1_loss, F.l1_loss), (losses.mse_loss, F.mse_loss)]
 IDS = ["l1_loss", "mse_loss"]
 REDUCTIONS = ["none", "mean", "sum"]
-TOL = {torch.float32: dict(rtol=1e-5, atol=1e-6), torch.float64: dict(rtol=1e-12, atol=1e-12)}
-
-
-def _compare(ours, theirs, x, y, reduction, **tol):
-    """Values and gradients (for input and target) of `ours` equal those of `theirs`."""
-    results = []
-    for fn in (ours, theirs):
-        xi = x.detach().clone().requires_grad_(True)
-        yi = y.detach().clone().requires_grad_(True)
-        out = fn(xi, yi, reduction=reduction)
-        weights = torch.linspace(-1.0, 2.0, out.numel(), dtype=out.dtype).reshape(out.shape)
-        (out * weights.to(out.device)).sum().backward()
-        results.append((out.detach(), xi.grad, yi.grad))
-    for ours_t, theirs_t in zip(*results, strict=True):
-        torch.testing.assert_close(ours_t, theirs_t, equal_nan=True, **tol)
-    return results[0][0]
 
 
 def test_source_article_example():
@@ -48,21 +33,15 @@ def test_source_article_example():
 
 
 # Sides from 1: with 0 allowed, a third to a half of the examples were empty tensors, which
-# compare nothing (measured with `--hypothesis-show-statistics` and the event below). Empty
-# tensors have their own test, test_empty_and_single_element.
-shapes = st.lists(st.integers(min_value=1, max_value=4), min_size=0, max_size=4).map(tuple)
-
-
-@given(shape=shapes)
-def test_shape_strategy_draws_tensors_with_data(shape):
-    assert math.prod(shape) > 0
+# compare nothing. Empty tensors have their own test, test_empty_and_single_element.
+LOSS_SHAPES = shapes(min_dims=0, max_dims=4, max_side=4)
 
 
 @pytest.mark.parametrize(("ours", "theirs"), PAIRS, ids=IDS)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @settings(max_examples=40, deadline=None)
 @given(
-    shape=shapes,
+    shape=LOSS_SHAPES,
     dtype=st.sampled_from([torch.float32, torch.float64]),
     scale=st.sampled_from([1e-3, 1.0, 1e3]),
     seed=st.integers(0, 2**16),
@@ -72,7 +51,7 @@ def test_matches_torch_on_random_shapes(ours, theirs, reduction, shape, dtype, s
     x = torch.randn(shape, generator=g, dtype=dtype) * scale
     event("empty tensor" if x.numel() == 0 else "tensor with data")
     y = torch.randn(shape, generator=g, dtype=dtype) * scale
-    _compare(ours, theirs, x, y, reduction, **TOL[dtype])
+    assert_matches_torch(ours, theirs, x, y, reduction=reduction, **TOL_ELEMENTWISE[dtype])
 
 
 @pytest.mark.parametrize(("ours", "theirs"), PAIRS, ids=IDS)
@@ -82,19 +61,21 @@ def test_matches_torch_on_non_contiguous_input(ours, theirs, reduction):
     x = base.t()[::2]  # transposed and strided
     y = torch.randn(8, 6, dtype=torch.float64)[::2]
     assert not x.is_contiguous()
-    _compare(ours, theirs, x, y, reduction, **TOL[torch.float64])
+    assert_matches_torch(ours, theirs, x, y, reduction=reduction, **TOL_ELEMENTWISE[torch.float64])
 
 
 @pytest.mark.parametrize(("ours", "theirs"), PAIRS, ids=IDS)
 def test_empty_and_single_element(ours, theirs):
     empty = torch.empty(0, 3)
-    out = _compare(ours, theirs, empty, empty, "mean")
+    out = assert_matches_torch(ours, theirs, empty, empty, reduction="mean")
     assert torch.isnan(out)  # mean of nothing is nan, as in torch
     for shape in [(0,), (2, 0), (3, 0, 2)]:
         for reduction in REDUCTIONS:
-            _compare(ours, theirs, torch.empty(shape), torch.empty(shape), reduction)
+            assert_matches_torch(
+                ours, theirs, torch.empty(shape), torch.empty(shape), reduction=reduction
+            )
     one = torch.tensor([2.5])
-    _compare(ours, theirs, one, torch.tensor([-1.0]), "sum")
+    assert_matches_torch(ours, theirs, one, torch.tensor([-1.0]), reduction="sum")
 
 
 @pytest.mark.parametrize(("ours", "theirs"), PAIRS, ids=IDS)
@@ -104,7 +85,7 @@ def test_mixed_dtypes_promote_like_torch(ours, theirs):
     got, want = ours(x, y), theirs(x, y)
     assert got.dtype == want.dtype == torch.float64
     for reduction in REDUCTIONS:  # values and both gradients, each in its input's dtype
-        _compare(ours, theirs, x, y, reduction)
+        assert_matches_torch(ours, theirs, x, y, reduction=reduction)
 
 
 @pytest.mark.parametrize(("ours", "theirs"), PAIRS, ids=IDS)
@@ -113,7 +94,7 @@ def test_extreme_values_match_torch(ours, theirs, value):
     x = torch.tensor([value, 0.0, -value])
     y = torch.zeros(3)
     for reduction in REDUCTIONS:  # values and gradients (inf where torch has inf)
-        _compare(ours, theirs, x, y, reduction)
+        assert_matches_torch(ours, theirs, x, y, reduction=reduction)
 
 
 def test_l1_gradient_at_zero_error_is_zero_like_torch():
@@ -187,7 +168,7 @@ def test_half_precision_on_cpu_matches_torch(ours, theirs, reduction, dtype):
     x = torch.randn(1000, generator=g).to(dtype)
     y = torch.randn(1000, generator=g).to(dtype)
     eps = torch.finfo(dtype).eps
-    out = _compare(ours, theirs, x, y, reduction, rtol=4 * eps, atol=4 * eps)
+    out = assert_matches_torch(ours, theirs, x, y, reduction=reduction, rtol=4 * eps, atol=4 * eps)
     assert out.dtype == dtype
 
 
@@ -265,15 +246,15 @@ ROBUST = {
 @pytest.mark.parametrize("name", list(ROBUST))
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @settings(max_examples=25, deadline=None)
-@given(shape=shapes, dtype=st.sampled_from([torch.float32, torch.float64]),
+@given(shape=LOSS_SHAPES, dtype=st.sampled_from([torch.float32, torch.float64]),
        scale=st.sampled_from([0.1, 1.0, 100.0]), seed=st.integers(0, 2**16))  # fmt: skip
 def test_robust_losses_match_torch(name, reduction, shape, dtype, scale, seed):
     ours, theirs = ROBUST[name]
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(shape, generator=g, dtype=dtype) * scale
     y = torch.randn(shape, generator=g, dtype=dtype) * scale
-    _compare(lambda a, b, reduction: ours(a, b, reduction),
-             lambda a, b, reduction: theirs(a, b, reduction), x, y, reduction, **TOL[dtype])  # fmt: skip
+    assert_matches_torch(lambda a, b, reduction: ours(a, b, reduction),
+             lambda a, b, reduction: theirs(a, b, reduction), x, y, reduction=reduction, **TOL_ELEMENTWISE[dtype])  # fmt: skip
 
 
 @pytest.mark.parametrize("name", ["huber", "smooth_l1", "pseudo_huber", "l1", "mse"])
@@ -337,7 +318,7 @@ def class_problems(draw):
 @given(problem=class_problems())
 def test_cross_entropy_and_nll_match_torch(reduction, problem):
     x, t, w, eps = problem
-    tol = TOL[x.dtype]
+    tol = TOL_ELEMENTWISE[x.dtype]
     a, b = _grad_pair(lambda v: losses.cross_entropy(v, t, w, -100, reduction, eps),
                       lambda v: F.cross_entropy(v, t, w, ignore_index=-100, reduction=reduction,
                                                 label_smoothing=eps), [x], [0])  # fmt: skip
@@ -358,7 +339,7 @@ def test_cross_entropy_with_probability_targets_matches_torch(reduction, problem
     a, b = _grad_pair(lambda v, q: losses.cross_entropy(v, q, w, reduction=reduction, label_smoothing=eps),
                       lambda v, q: F.cross_entropy(v, q, w, reduction=reduction, label_smoothing=eps),
                       [x, p], [0, 1])  # fmt: skip
-    torch.testing.assert_close(a, b, **TOL[x.dtype])
+    torch.testing.assert_close(a, b, **TOL_ELEMENTWISE[x.dtype])
 
 
 def test_cross_entropy_is_nll_of_log_softmax_and_its_gradient_is_softmax_minus_one_hot():
@@ -812,15 +793,15 @@ def _pinball(x, y, reduction, tau):
 @pytest.mark.parametrize("tau", [0.1, 0.5, 0.9])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @settings(max_examples=25, deadline=None)
-@given(shape=shapes, dtype=st.sampled_from([torch.float32, torch.float64]),
+@given(shape=LOSS_SHAPES, dtype=st.sampled_from([torch.float32, torch.float64]),
        scale=st.sampled_from([1e-3, 1.0, 1e3]), seed=st.integers(0, 2**16))  # fmt: skip
 def test_quantile_loss_matches_its_formula(tau, reduction, shape, dtype, scale, seed):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(shape, generator=g, dtype=dtype) * scale
     y = torch.randn(shape, generator=g, dtype=dtype) * scale
-    _compare(lambda a, b, reduction: losses.quantile_loss(a, b, reduction, quantile=tau),
-             lambda a, b, reduction: _pinball(a, b, reduction, tau), x, y, reduction,
-             **TOL[dtype])  # fmt: skip
+    assert_matches_torch(lambda a, b, reduction: losses.quantile_loss(a, b, reduction, quantile=tau),
+             lambda a, b, reduction: _pinball(a, b, reduction, tau), x, y, reduction=reduction,
+             **TOL_ELEMENTWISE[dtype])  # fmt: skip
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -829,9 +810,9 @@ def test_quantile_loss_at_one_half_is_half_of_l1(reduction):
     x = torch.randn(5, 3, generator=g, dtype=torch.float64)
     y = torch.randn(5, 3, generator=g, dtype=torch.float64)
     y[0, 0] = x[0, 0]  # one zero error: both take the derivative 0 there
-    _compare(lambda a, b, reduction: losses.quantile_loss(a, b, reduction),
+    assert_matches_torch(lambda a, b, reduction: losses.quantile_loss(a, b, reduction),
              lambda a, b, reduction: 0.5 * F.l1_loss(a, b, reduction=reduction), x, y,
-             reduction, rtol=1e-15, atol=0)  # fmt: skip
+             reduction=reduction, rtol=1e-15, atol=0)  # fmt: skip
 
 
 @pytest.mark.parametrize("tau", [0.05, 0.25, 0.5, 0.8])
@@ -907,7 +888,7 @@ def test_gaussian_nll_loss_matches_torch(form, reduction, full, dtype, seed, bel
         results.append((out.detach(), *grads))
     for ours, theirs in zip(*results, strict=True):
         assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
-        torch.testing.assert_close(ours, theirs, **TOL[dtype])
+        torch.testing.assert_close(ours, theirs, **TOL_ELEMENTWISE[dtype])
 
 
 def test_gaussian_nll_loss_gradients():

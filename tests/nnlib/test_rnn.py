@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from torch.autograd import gradcheck
 
 from nnlib.rnn import GRU, LSTM, RNN, gru, lstm, rnn
+from tests.nnlib.support import TOL_SUMS
 
 _MODULES = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}
-TOL = {torch.float32: dict(rtol=1e-4, atol=1e-5), torch.float64: dict(rtol=1e-10, atol=1e-12)}
 
 
 def _pair(kind, input_size, hidden_size, dtype, **kwargs):
@@ -79,7 +79,7 @@ def test_matches_torch_values_and_gradients(
     upstream = torch.randn(shape[:-1] + (hidden_size,), dtype=dtype)
     for a, b in zip(_run(ours, x, hx, upstream), _run(theirs, x, hx, upstream), strict=True):
         assert a.dtype == b.dtype and a.shape == b.shape
-        torch.testing.assert_close(a, b, **TOL[dtype])
+        torch.testing.assert_close(a, b, **TOL_SUMS[dtype])
 
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
@@ -315,7 +315,7 @@ def test_an_ensemble_runs_each_network_as_if_alone(
                 a = a[:, e]
             else:
                 a = a[e]
-            torch.testing.assert_close(a, b, **TOL[dtype])
+            torch.testing.assert_close(a, b, **TOL_SUMS[dtype])
 
 
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])

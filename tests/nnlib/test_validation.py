@@ -33,6 +33,32 @@ def test_check_floating_rejects_others(dtype):
     )
 
 
+def test_check_like():
+    x = torch.zeros(2, 3)
+    b = torch.zeros(3)
+    assert v.check_like(None, "bias", like=x, shape=(3,)) is None
+    assert v.check_like(b, "bias", like=x, shape=(3,)) is b
+    with pytest.raises(TypeError, match=r"^bias must be a torch.Tensor; got 3 \(int\)$"):
+        v.check_like(3, "bias", like=x, shape=(3,))
+    with pytest.raises(ValueError, match=r"^bias must have shape \(3,\) \(one each\); got \(2,\)$"):
+        v.check_like(torch.zeros(2), "bias", like=x, shape=(3,), what=" (one each)")
+    with pytest.raises(ValueError, match=r"^bias must be on the same device as input \(cpu\)"):
+        v.check_like(b.to("meta"), "bias", like=x, shape=(3,))
+    double = b.double()
+    with pytest.raises(
+        TypeError, match=r"^bias must have the input's dtype \(torch.float32\); got torch.float64$"
+    ):
+        v.check_like(double, "bias", like=x, shape=(3,))
+    assert v.check_like(double, "bias", like=x, shape=(3,), dtype="cast").dtype == torch.float32
+    # "mixed": float32 parameters for a half-precision input, as torch allows
+    half = x.half()
+    assert v.check_like(b, "weight", like=half, shape=(3,), dtype="mixed") is b
+    with pytest.raises(TypeError, match="must have the input's dtype"):
+        v.check_like(b, "weight", like=half, shape=(3,))
+    with pytest.raises(TypeError, match="must have the input's dtype"):
+        v.check_like(double, "weight", like=half, shape=(3,), dtype="mixed")
+
+
 def test_check_same_shape():
     v.check_same_shape(torch.zeros(2, 3), torch.zeros(2, 3), "input", "target")
     with pytest.raises(ValueError) as info:
