@@ -205,10 +205,12 @@ nbval: $(STAMP)
 	@$(SHOW_STRICT)
 	$(STRICT_ENV) $(BIN)/python -m pytest $(PARALLEL) $(NBVAL_FLAGS) $(NBVAL_FILES)
 
-## make lint: ruff's checks and format on the code, and the workflow's schema.
+## make lint: ruff's checks and format on the code, mypy on nnlib's type hints, and the
+## workflow's schema.
 lint: $(STAMP)
 	$(BIN)/ruff check nnlib tests tools benchmarks _ext
 	$(BIN)/ruff format --check nnlib tests tools benchmarks _ext
+	$(BIN)/mypy
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 ## make notebooks: re-create every chapters/*.ipynb from its .md and execute it in a fresh

@@ -7,10 +7,13 @@ e.g. ``reduction must be one of 'none', 'mean', 'sum'; got 'avg'``.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 
 import torch
 
 REDUCTIONS = ("none", "mean", "sum")
+# a window size, stride, padding or dilation: one int for both sides, or (height, width)
+Size2 = int | Sequence[int]
 
 
 def _describe(value: object) -> str:
@@ -28,7 +31,7 @@ def check_tensor(value: object, name: str) -> torch.Tensor:
 
 def check_floating(value: object, name: str) -> torch.Tensor:
     """``value`` must be a floating-point tensor (float16, bfloat16, float32 or float64)."""
-    check_tensor(value, name)
+    value = check_tensor(value, name)
     if not value.is_floating_point():
         raise TypeError(
             f"{name} must be a floating-point tensor (float16, bfloat16, float32 or float64); "
@@ -64,7 +67,7 @@ def check_like(
     (any floating dtype, returned converted to ``like``'s)."""
     if value is None:
         return None
-    check_floating(value, name)
+    value = check_floating(value, name)
     check_same_device(like, value, "input", name)
     if tuple(value.shape) != tuple(shape):
         raise ValueError(f"{name} must have shape {tuple(shape)}{what}; got {tuple(value.shape)}")
@@ -137,7 +140,7 @@ def check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
 
 def check_dim(dim: object, ndim: int, name: str = "dim") -> int:
     """``dim`` must index a dimension of a tensor with ``ndim`` dimensions; returns it >= 0."""
-    check_int(dim, name)
+    dim = check_int(dim, name)
     size = max(ndim, 1)
     if not -size <= dim < size:
         raise ValueError(f"{name} must be in [{-size}, {size - 1}] for a {ndim}-d input; got {dim}")

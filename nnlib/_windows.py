@@ -5,7 +5,13 @@ from __future__ import annotations
 import torch
 
 
-def windows(padded: torch.Tensor, kernel, stride, dilation, out) -> torch.Tensor:
+def windows(
+    padded: torch.Tensor,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    out: tuple[int, int],
+) -> torch.Tensor:
     """(N, C, Hp, Wp) -> view (N, C, k_h, k_w, out_h, out_w) of the same memory: element
     ``[n, c, a, b, i, j]`` is ``padded[n, c, s_h i + d_h a, s_w j + d_w b]``, what kernel offset
     (a, b) sees at output position (i, j)."""

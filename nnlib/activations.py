@@ -1078,14 +1078,14 @@ class ReLU(_Elementwise):
 class LeakyReLU(_Elementwise):
     fn = staticmethod(leaky_relu)
 
-    def __init__(self, negative_slope: float = 0.01):
+    def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__(negative_slope=check_number(negative_slope, "negative_slope"))
 
 
 class ELU(_Elementwise):
     fn = staticmethod(elu)
 
-    def __init__(self, alpha: float = 1.0):
+    def __init__(self, alpha: float = 1.0) -> None:
         super().__init__(alpha=check_number(alpha, "alpha"))
 
 
@@ -1096,7 +1096,7 @@ class SELU(_Elementwise):
 class GELU(_Elementwise):
     fn = staticmethod(gelu)
 
-    def __init__(self, approximate: str = "none"):
+    def __init__(self, approximate: str = "none") -> None:
         super().__init__(approximate=check_choice(approximate, "approximate", ("none", "tanh")))
 
 
@@ -1107,7 +1107,7 @@ class SiLU(_Elementwise):
 class Softplus(_Elementwise):
     fn = staticmethod(softplus)
 
-    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         beta = check_number(beta, "beta", minimum=0, strict_minimum=True)
         super().__init__(beta=beta, threshold=check_number(threshold, "threshold"))
 
@@ -1119,14 +1119,14 @@ class Mish(_Elementwise):
 class Softmax(_Elementwise):
     fn = staticmethod(softmax)
 
-    def __init__(self, dim: int):
+    def __init__(self, dim: int) -> None:
         super().__init__(dim=check_int(dim, "dim"))
 
 
 class LogSoftmax(_Elementwise):
     fn = staticmethod(log_softmax)
 
-    def __init__(self, dim: int):
+    def __init__(self, dim: int) -> None:
         super().__init__(dim=check_int(dim, "dim"))
 
 
@@ -1137,7 +1137,7 @@ class Identity(_Elementwise):
 class PReLU(nn.Module):
     """PReLU with ``num_parameters`` learned slopes (1, or one per channel), all ``init``."""
 
-    def __init__(self, num_parameters: int = 1, init: float = 0.25):
+    def __init__(self, num_parameters: int = 1, init: float = 0.25) -> None:
         super().__init__()
         self.num_parameters = check_int(num_parameters, "num_parameters", minimum=1)
         self.weight = nn.Parameter(torch.full((num_parameters,), check_number(init, "init")))
@@ -1158,7 +1158,7 @@ class RReLU(nn.Module):
         upper: float = 1.0 / 3,
         *,
         generator: torch.Generator | None = None,
-    ):
+    ) -> None:
         super().__init__()
         self.lower, self.upper = _check_rrelu_bounds(lower, upper)
         self.generator = generator
@@ -1176,7 +1176,9 @@ class Maxout(nn.Module):
     Initialised like :class:`torch.nn.Linear` (uniform in :math:`\\pm 1/\\sqrt{in}`).
     """
 
-    def __init__(self, in_features: int, out_features: int, pieces: int = 2, bias: bool = True):
+    def __init__(
+        self, in_features: int, out_features: int, pieces: int = 2, bias: bool = True
+    ) -> None:
         super().__init__()
         self.in_features = check_int(in_features, "in_features", minimum=1)
         self.out_features = check_int(out_features, "out_features", minimum=1)

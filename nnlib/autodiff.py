@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import numbers
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 __all__ = ["Value", "Neuron", "Layer", "MLP"]
 
@@ -43,8 +43,13 @@ class Value:
 
     __slots__ = ("data", "grad", "_backward", "_parents", "op")
 
-    def __init__(self, data: float, _parents: tuple[Value, ...] = (), op: str = "",
-                 _backward=_leaf_backward):  # fmt: skip
+    def __init__(
+        self,
+        data: float,
+        _parents: tuple[Value, ...] = (),
+        op: str = "",
+        _backward: Callable[[Value], None] = _leaf_backward,
+    ) -> None:
         if type(data) is not float:  # every operation's result is one: no check needed
             if not _is_real(data):
                 raise TypeError(f"data must be a real number; got {type(data).__name__}")
@@ -190,7 +195,9 @@ class Value:
 class Neuron:
     """``activation(w . x + b)`` with weights drawn uniformly in [-1, 1]."""
 
-    def __init__(self, n_inputs: int, activation: str = "tanh", rng: random.Random | None = None):
+    def __init__(
+        self, n_inputs: int, activation: str = "tanh", rng: random.Random | None = None
+    ) -> None:
         if activation not in ("tanh", "relu", "sigmoid", "linear"):
             raise ValueError(
                 f"activation must be one of 'tanh', 'relu', 'sigmoid', 'linear'; got {activation!r}"
@@ -213,7 +220,7 @@ class Neuron:
 class Layer:
     """``n_outputs`` neurons reading the same inputs."""
 
-    def __init__(self, n_inputs: int, n_outputs: int, activation: str, rng: random.Random):
+    def __init__(self, n_inputs: int, n_outputs: int, activation: str, rng: random.Random) -> None:
         self.neurons = [Neuron(n_inputs, activation, rng) for _ in range(n_outputs)]
 
     def __call__(self, x: Sequence) -> list[Value]:
@@ -227,7 +234,7 @@ class MLP:
     """A multi-layer perceptron of Values: ``sizes = [inputs, hidden..., outputs]``; hidden
     layers use ``activation``, the output layer is linear."""
 
-    def __init__(self, sizes: Sequence[int], activation: str = "tanh", seed: int = 0):
+    def __init__(self, sizes: Sequence[int], activation: str = "tanh", seed: int = 0) -> None:
         if len(sizes) < 2 or any(
             isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in sizes
         ):

@@ -22,6 +22,7 @@ cross-entropy.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 
@@ -37,8 +38,15 @@ LOSSES = ("mse", "cross_entropy")
 PARAMS = ("W1", "b1", "W2", "b2")
 
 
-def init_mlp2(d_in: int, d_hidden: int, d_out: int, *, seed: int = 0,
-              dtype=torch.float64, device=None) -> dict[str, torch.Tensor]:  # fmt: skip
+def init_mlp2(
+    d_in: int,
+    d_hidden: int,
+    d_out: int,
+    *,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str | None = None,
+) -> dict[str, torch.Tensor]:
     """Parameters of a D -> H -> K network, uniform in +-1/sqrt(fan_in) like torch.nn.Linear."""
     g = torch.Generator().manual_seed(seed)
 
@@ -61,7 +69,9 @@ def _check_params(params: Mapping[str, torch.Tensor]) -> None:
         check_floating(params[key], f"params[{key!r}]")
 
 
-def mlp2_forward(X: torch.Tensor, params: Mapping[str, torch.Tensor], activation: str = "tanh"):
+def mlp2_forward(
+    X: torch.Tensor, params: Mapping[str, torch.Tensor], activation: str = "tanh"
+) -> tuple[torch.Tensor, dict[str, Any]]:
     """Forward pass; returns the output Z2 and the cache the backward pass needs."""
     check_floating(X, "X")
     _check_params(params)
@@ -88,8 +98,12 @@ def mlp2_loss(Z2: torch.Tensor, Y: torch.Tensor, loss: str = "mse") -> torch.Ten
     return -log_p[torch.arange(len(Y), device=Y.device), Y].mean()
 
 
-def mlp2_backward(cache, Y: torch.Tensor, params: Mapping[str, torch.Tensor],
-                  loss: str = "mse") -> dict[str, torch.Tensor]:  # fmt: skip
+def mlp2_backward(
+    cache: Mapping[str, Any],
+    Y: torch.Tensor,
+    params: Mapping[str, torch.Tensor],
+    loss: str = "mse",
+) -> dict[str, torch.Tensor]:
     """Gradients of the mean loss for every parameter, by the matrix chain rule."""
     check_choice(loss, "loss", LOSSES)
     X, Z1, H, Z2 = cache["X"], cache["Z1"], cache["H"], cache["Z2"]

@@ -57,7 +57,7 @@ def total_grad_norm(parameters: Iterable[torch.Tensor] | torch.Tensor,
         grads = [g.reshape(_members(grads), -1) for g in grads]
     dim = 1 if ensemble else None
     if math.isinf(norm_type):
-        norms = torch.stack([g.detach().abs().amax(dim=dim) for g in grads])
+        norms = torch.stack([g.detach().abs().amax(dim=() if dim is None else dim) for g in grads])
         return norms.amax(dim=0)
     norms = torch.stack([torch.linalg.vector_norm(g.detach(), norm_type, dim=dim) for g in grads])
     return torch.linalg.vector_norm(norms, norm_type, dim=0)

@@ -44,6 +44,7 @@ from torch import nn
 from torch.autograd import Function
 
 from nnlib._validation import (
+    Size2,
     check_floating,
     check_int,
     check_like,
@@ -161,7 +162,15 @@ class _Conv2d(Function):
         return grad_x, grad_w, grad_b, None
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> torch.Tensor:
+def conv2d(
+    input: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    stride: Size2 = 1,
+    padding: Size2 | str = 0,
+    dilation: Size2 = 1,
+    groups: int = 1,
+) -> torch.Tensor:
     r"""2-D convolution (cross-correlation) of ``input`` with ``weight``, as PyTorch's.
 
     Shapes: input :math:`(N, C_{in}, H, W)` or :math:`(C_{in}, H, W)`; weight
@@ -199,7 +208,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
             f"(dim 1) for an input of {c_in} channels; got {weight.shape[1]}"
         )
     check_like(bias, "bias", like=input, shape=(c_out,))
-    kernel = tuple(weight.shape[2:])
+    kernel = (int(weight.shape[2]), int(weight.shape[3]))
     stride = check_pair(stride, "stride", 1)
     dilation = check_pair(dilation, "dilation", 1)
     if padding == "valid":
@@ -231,8 +240,17 @@ class Conv2d(nn.Module):
     """Module form of :func:`conv2d`, initialised like :class:`torch.nn.Conv2d`
     (Kaiming-uniform weights with a = sqrt(5), i.e. U(+-1/sqrt(fan_in)); bias likewise)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 dilation=1, groups: int = 1, bias: bool = True):  # fmt: skip
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Size2,
+        stride: Size2 = 1,
+        padding: Size2 | str = 0,
+        dilation: Size2 = 1,
+        groups: int = 1,
+        bias: bool = True,
+    ) -> None:
         super().__init__()
         self.in_channels = check_int(in_channels, "in_channels", minimum=1)
         self.out_channels = check_int(out_channels, "out_channels", minimum=1)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 import pickle
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from torchvision.datasets import CIFAR10
@@ -46,7 +47,7 @@ class _LocalCIFAR10(CIFAR10):
 def load_cifar10(
     root: str | os.PathLike,
     train: bool = True,
-    transform=None,
+    transform: Callable[[Any], Any] | None = None,
     *,
     download: bool = False,
     verify_checksums: bool = True,

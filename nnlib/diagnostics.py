@@ -10,6 +10,11 @@ with forward hooks. Both are context managers that remove their hooks on exit.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
 from collections.abc import Sequence
 
 import torch
@@ -34,7 +39,7 @@ class _ForwardHookMonitor:
     """Selects a model's layers; as a context manager, puts ``_hook(name)`` on each as a
     forward hook and removes them all on exit."""
 
-    def __init__(self, model: nn.Module, layer_types: tuple[type, ...] = _DEFAULT_LAYERS):
+    def __init__(self, model: nn.Module, layer_types: tuple[type, ...] = _DEFAULT_LAYERS) -> None:
         self.layers = _select(model, layer_types)
         self._handles: list = []
 
@@ -62,7 +67,7 @@ class GradientMonitor(_ForwardHookMonitor):
     ``weight_grad_norms()`` returns the current norm of each layer's weight gradient.
     """
 
-    def __init__(self, model: nn.Module, layer_types: tuple[type, ...] = _DEFAULT_LAYERS):
+    def __init__(self, model: nn.Module, layer_types: tuple[type, ...] = _DEFAULT_LAYERS) -> None:
         super().__init__(model, layer_types)
         self.output_grad_norms: dict[str, list[float]] = {name: [] for name, _ in self.layers}
 
@@ -91,7 +96,7 @@ class ActivationMonitor(_ForwardHookMonitor):
     """Mean, standard deviation and fraction of exact zeros of each monitored layer's output,
     one record per forward pass: ``stats[name]`` is a list of dicts."""
 
-    def __init__(self, model: nn.Module, layer_types: tuple[type, ...] = _DEFAULT_LAYERS):
+    def __init__(self, model: nn.Module, layer_types: tuple[type, ...] = _DEFAULT_LAYERS) -> None:
         super().__init__(model, layer_types)
         self.stats: dict[str, list[dict[str, float]]] = {name: [] for name, _ in self.layers}
 
@@ -133,7 +138,9 @@ def dead_unit_fraction(model: nn.Module, inputs: torch.Tensor,
     return result
 
 
-def plot_gradient_flow(ax, curves: dict[str, Sequence[float]], *, title: str | None = None):
+def plot_gradient_flow(
+    ax: Axes, curves: dict[str, Sequence[float]], *, title: str | None = None
+) -> None:
     """Draw per-layer gradient norms (one curve per label) on a log scale, layer 1 first."""
     if not curves:
         raise ValueError("curves must map at least one label to per-layer norms")
@@ -145,4 +152,3 @@ def plot_gradient_flow(ax, curves: dict[str, Sequence[float]], *, title: str | N
     if title:
         ax.set_title(title)
     ax.legend(fontsize=8)
-    return ax

@@ -379,7 +379,7 @@ def _gaussian_var(var, input: torch.Tensor) -> torch.Tensor:
 def gaussian_nll_loss(
     input: torch.Tensor,
     target: torch.Tensor,
-    var,
+    var: torch.Tensor | float,
     full: bool = False,
     eps: float = 1e-6,
     reduction: str = "mean",
@@ -426,25 +426,33 @@ def mse_loss_derivative(input: torch.Tensor, target: torch.Tensor) -> torch.Tens
     return _error_derivative(input, target, _mse_prime)
 
 
-def huber_loss_derivative(input, target, delta: float = 1.0) -> torch.Tensor:
+def huber_loss_derivative(
+    input: torch.Tensor, target: torch.Tensor, delta: float = 1.0
+) -> torch.Tensor:
     r"""Element-wise :math:`\operatorname{clamp}(x_i - y_i, -\delta, \delta)`."""
     delta = check_number(delta, "delta", minimum=0, strict_minimum=True)
     return _error_derivative(input, target, lambda e: _huber_prime(e, delta))
 
 
-def smooth_l1_loss_derivative(input, target, beta: float = 1.0) -> torch.Tensor:
+def smooth_l1_loss_derivative(
+    input: torch.Tensor, target: torch.Tensor, beta: float = 1.0
+) -> torch.Tensor:
     r"""Element-wise :math:`\operatorname{clamp}((x_i - y_i)/\beta, -1, 1)`."""
     beta = check_number(beta, "beta", minimum=0)
     return _error_derivative(input, target, lambda e: _smooth_l1_prime(e, beta))
 
 
-def pseudo_huber_loss_derivative(input, target, delta: float = 1.0) -> torch.Tensor:
+def pseudo_huber_loss_derivative(
+    input: torch.Tensor, target: torch.Tensor, delta: float = 1.0
+) -> torch.Tensor:
     r"""Element-wise :math:`e_i / \sqrt{1 + (e_i/\delta)^2}`."""
     delta = check_number(delta, "delta", minimum=0, strict_minimum=True)
     return _error_derivative(input, target, lambda e: _pseudo_huber_prime(e, delta))
 
 
-def quantile_loss_derivative(input, target, quantile: float = 0.5) -> torch.Tensor:
+def quantile_loss_derivative(
+    input: torch.Tensor, target: torch.Tensor, quantile: float = 0.5
+) -> torch.Tensor:
     r"""Element-wise :math:`1 - \tau` where :math:`e_i > 0`, :math:`-\tau` where
     :math:`e_i < 0`, 0 at :math:`e_i = 0`."""
     tau = _check_quantile(quantile)

@@ -39,6 +39,8 @@ leading (batch) dims.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -219,7 +221,7 @@ def batch_norm(
     if momentum > 1:
         raise ValueError(f"momentum must be in [0, 1]; got {momentum:g}")
     eps = check_number(eps, "eps", minimum=0, strict_minimum=True)
-    per_channel = dict(
+    per_channel: dict[str, Any] = dict(
         like=x, shape=(x.shape[1],), what=", one value per channel (dim 1 of input)", dtype="mixed"
     )
     running_mean = check_like(running_mean, "running_mean", **per_channel)
@@ -252,6 +254,9 @@ def batch_norm(
 
 class _BatchNormNd(nn.Module):
     _ranks: tuple[int, ...] = ()
+    running_mean: torch.Tensor
+    running_var: torch.Tensor
+    num_batches_tracked: torch.Tensor
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True):  # fmt: skip
@@ -334,7 +339,7 @@ def _check_normalized_shape(normalized_shape) -> tuple[int, ...]:
 
 def layer_norm(
     input: torch.Tensor,
-    normalized_shape,
+    normalized_shape: int | Sequence[int],
     weight: torch.Tensor | None = None,
     bias: torch.Tensor | None = None,
     eps: float = 1e-5,
@@ -358,7 +363,7 @@ def layer_norm(
             f"input must end with normalized_shape, shape (*, {trailing}); got {tuple(x.shape)}"
         )
     eps = check_number(eps, "eps", minimum=0, strict_minimum=True)
-    affine = dict(like=x, shape=shape, what=" (normalized_shape)", dtype="mixed")
+    affine: dict[str, Any] = dict(like=x, shape=shape, what=" (normalized_shape)", dtype="mixed")
     weight = check_like(weight, "weight", **affine)
     bias = check_like(bias, "bias", **affine)
     if x.numel() == 0:  # nothing to normalise (torch returns the empty input)
@@ -371,8 +376,13 @@ class LayerNorm(nn.Module):
     of shape ``normalized_shape`` (``elementwise_affine=False``: neither; ``bias=False``: no
     bias)."""
 
-    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
-                 bias: bool = True):  # fmt: skip
+    def __init__(
+        self,
+        normalized_shape: int | Sequence[int],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+    ) -> None:
         super().__init__()
         self.normalized_shape = _check_normalized_shape(normalized_shape)
         self.eps = check_number(eps, "eps", minimum=0, strict_minimum=True)

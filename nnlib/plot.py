@@ -8,11 +8,18 @@ never see vector markup.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import torch
+from cycler import cycler
 
 from nnlib._validation import check_int
 
@@ -36,7 +43,7 @@ STYLE = {
     "figure.facecolor": "white",
     "axes.facecolor": "white",
     "savefig.facecolor": "white",
-    "axes.prop_cycle": mpl.cycler(color=PALETTE),
+    "axes.prop_cycle": cycler(color=PALETTE),
     "axes.grid": True,
     "grid.alpha": 0.3,
     "axes.spines.top": False,
@@ -53,10 +60,17 @@ STYLE = {
 
 def use_style() -> None:
     """Apply the book's figure style to matplotlib (idempotent)."""
-    mpl.rcParams.update(STYLE)
+    mpl.style.use(STYLE)
 
 
-def subplots(nrows: int = 1, ncols: int = 1, *, width: float = 6.4, height: float = 4.0, **kwargs):
+def subplots(
+    nrows: int = 1,
+    ncols: int = 1,
+    *,
+    width: float = 6.4,
+    height: float = 4.0,
+    **kwargs: Any,
+) -> tuple[Figure, Any]:
     """``plt.subplots`` in the book's style; ``width``/``height`` are per panel, in inches."""
     check_int(nrows, "nrows", minimum=1)
     check_int(ncols, "ncols", minimum=1)
@@ -65,22 +79,22 @@ def subplots(nrows: int = 1, ncols: int = 1, *, width: float = 6.4, height: floa
     return plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), **kwargs)
 
 
-def _to_numpy(values):
+def _to_numpy(values: Any) -> Any:
     if isinstance(values, torch.Tensor):
         return values.detach().to("cpu", torch.float64).numpy()
     return values
 
 
 def plot_curves(
-    ax,
-    x,
+    ax: Axes,
+    x: object,
     curves: Mapping[str, object],
     *,
     title: str | None = None,
     xlabel: str | None = None,
     ylabel: str | None = None,
     styles: Sequence[str] | None = None,
-):
+) -> None:
     """Draw each ``label -> y`` curve of ``curves`` against ``x`` on ``ax``, with a legend.
 
     Tensors on any device are accepted and moved to the CPU for drawing.
@@ -100,11 +114,18 @@ def plot_curves(
     ax.axhline(0.0, color="0.5", linewidth=0.8)
     ax.axvline(0.0, color="0.5", linewidth=0.8)
     ax.legend()
-    return ax
 
 
-def decision_boundary(ax, predict, X, y, *, title: str | None = None, resolution: int = 200,
-                      margin: float = 0.5):  # fmt: skip
+def decision_boundary(
+    ax: Axes,
+    predict: Callable[[torch.Tensor], torch.Tensor],
+    X: Any,
+    y: Any,
+    *,
+    title: str | None = None,
+    resolution: int = 200,
+    margin: float = 0.5,
+) -> None:
     """Shade ``predict`` (2-D points -> probability of class 1) over the data's box and
     scatter the points ``X`` coloured by their labels ``y`` (0/1).
 
@@ -133,4 +154,3 @@ def decision_boundary(ax, predict, X, y, *, title: str | None = None, resolution
     ax.set_aspect("equal")
     if title:
         ax.set_title(title)
-    return ax

@@ -17,13 +17,13 @@ divisor counts exactly its elements.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 from torch.autograd import Function
 
-from nnlib._validation import check_floating, check_int, check_pair
+from nnlib._validation import Size2, check_floating, check_int, check_pair
 from nnlib._windows import windows
 
 __all__ = ["max_pool2d", "avg_pool2d", "pool_output_size", "MaxPool2d", "AvgPool2d"]
@@ -88,7 +88,7 @@ def _geometry(x, kernel_size, stride, padding, dilation, ceil_mode) -> _Geometry
             )
         out.append(o)
         padded.append(max(size + 2 * p, (o - 1) * s + effective))  # ceil_mode may need more
-    return _Geometry(kernel, stride, padding, dilation, tuple(out), tuple(padded))
+    return _Geometry(kernel, stride, padding, dilation, (out[0], out[1]), (padded[0], padded[1]))
 
 
 def _windows(x: torch.Tensor, g: _Geometry, fill: float) -> torch.Tensor:
@@ -203,13 +203,13 @@ def _as_batched(input: torch.Tensor) -> tuple[torch.Tensor, bool]:
 
 def max_pool2d(
     input: torch.Tensor,
-    kernel_size,
-    stride=None,
-    padding=0,
-    dilation=1,
+    kernel_size: Size2,
+    stride: Size2 | None = None,
+    padding: Size2 = 0,
+    dilation: Size2 = 1,
     ceil_mode: bool = False,
     return_indices: bool = False,
-):
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     r"""2-D max pooling: each output is the maximum of a ``kernel_size`` window.
 
     .. math::
@@ -236,9 +236,9 @@ def max_pool2d(
 
 def avg_pool2d(
     input: torch.Tensor,
-    kernel_size,
-    stride=None,
-    padding=0,
+    kernel_size: Size2,
+    stride: Size2 | None = None,
+    padding: Size2 = 0,
     ceil_mode: bool = False,
     count_include_pad: bool = True,
     divisor_override: int | None = None,
@@ -266,15 +266,22 @@ def avg_pool2d(
 class MaxPool2d(nn.Module):
     """Module form of :func:`max_pool2d`."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
-                 ceil_mode=False):  # fmt: skip
+    def __init__(
+        self,
+        kernel_size: Size2,
+        stride: Size2 | None = None,
+        padding: Size2 = 0,
+        dilation: Size2 = 1,
+        return_indices: bool = False,
+        ceil_mode: bool = False,
+    ) -> None:
         super().__init__()
-        self.kwargs = dict(
+        self.kwargs: dict[str, Any] = dict(
             kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation,
             ceil_mode=ceil_mode, return_indices=return_indices,
         )  # fmt: skip
 
-    def forward(self, input):
+    def forward(self, input: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         return max_pool2d(input, **self.kwargs)
 
     def extra_repr(self) -> str:
@@ -284,14 +291,21 @@ class MaxPool2d(nn.Module):
 class AvgPool2d(nn.Module):
     """Module form of :func:`avg_pool2d`."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
-                 count_include_pad=True, divisor_override=None):  # fmt: skip
+    def __init__(
+        self,
+        kernel_size: Size2,
+        stride: Size2 | None = None,
+        padding: Size2 = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: int | None = None,
+    ) -> None:
         super().__init__()
-        self.kwargs = dict(kernel_size=kernel_size, stride=stride, padding=padding,
+        self.kwargs: dict[str, Any] = dict(kernel_size=kernel_size, stride=stride, padding=padding,
                            ceil_mode=ceil_mode, count_include_pad=count_include_pad,
                            divisor_override=divisor_override)  # fmt: skip
 
-    def forward(self, input):
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
         return avg_pool2d(input, **self.kwargs)
 
     def extra_repr(self) -> str:

@@ -377,8 +377,16 @@ def _in_layout(out, unbatched, batch_first):
     return out.movedim(0, -2) if batch_first else out
 
 
-def rnn(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh",
-        batch_first=False):  # fmt: skip
+def rnn(
+    input: torch.Tensor,
+    hx: torch.Tensor | None,
+    weight_ih: torch.Tensor,
+    weight_hh: torch.Tensor,
+    bias_ih: torch.Tensor | None = None,
+    bias_hh: torch.Tensor | None = None,
+    nonlinearity: str = "tanh",
+    batch_first: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
     r"""One-layer Elman RNN over a sequence, with backpropagation through time written out.
 
     Shapes as :class:`torch.nn.RNN`: input :math:`(T, N, I)` (:math:`(N, T, I)` with
@@ -403,7 +411,15 @@ def rnn(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearit
     return _in_layout(out, unbatched, batch_first), h_n.squeeze(1) if unbatched else h_n
 
 
-def lstm(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, batch_first=False):
+def lstm(
+    input: torch.Tensor,
+    hx: tuple[torch.Tensor, torch.Tensor] | None,
+    weight_ih: torch.Tensor,
+    weight_hh: torch.Tensor,
+    bias_ih: torch.Tensor | None = None,
+    bias_hh: torch.Tensor | None = None,
+    batch_first: bool = False,
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
     r"""One-layer LSTM over a sequence; gates i, f, g, o as in :class:`torch.nn.LSTM`.
 
     Shapes as :func:`rnn`, with ``weight_ih`` :math:`(4H, I)`, ``weight_hh`` :math:`(4H, H)`,
@@ -423,7 +439,15 @@ def lstm(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, batch_firs
     return _in_layout(out, unbatched, batch_first), (h_n, c_n)
 
 
-def gru(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, batch_first=False):
+def gru(
+    input: torch.Tensor,
+    hx: torch.Tensor | None,
+    weight_ih: torch.Tensor,
+    weight_hh: torch.Tensor,
+    bias_ih: torch.Tensor | None = None,
+    bias_hh: torch.Tensor | None = None,
+    batch_first: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
     r"""One-layer GRU over a sequence; gates r, z, n as in :class:`torch.nn.GRU`.
 
     Shapes as :func:`rnn`, with ``weight_ih`` :math:`(3H, I)`, ``weight_hh`` :math:`(3H, H)`
@@ -464,7 +488,9 @@ class _Recurrent(nn.Module):
             self.register_parameter("bias_ih_l0", None)
             self.register_parameter("bias_hh_l0", None)
 
-    def _weights(self):
+    def _weights(
+        self,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         return self.weight_ih_l0, self.weight_hh_l0, self.bias_ih_l0, self.bias_hh_l0
 
     def extra_repr(self) -> str:
@@ -477,13 +503,21 @@ class RNN(_Recurrent):
     """One-layer Elman RNN as :class:`torch.nn.RNN` (same parameter names and shapes, same
     initialisation); the backward pass is BPTT written out (:func:`rnn`)."""
 
-    def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "tanh",
-                 bias: bool = True, batch_first: bool = False,
-                 ensemble: int | None = None):  # fmt: skip
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        ensemble: int | None = None,
+    ) -> None:
         super().__init__(input_size, hidden_size, bias, batch_first, ensemble)
         self.nonlinearity = check_choice(nonlinearity, "nonlinearity", ("tanh", "relu"))
 
-    def forward(self, input, hx=None):
+    def forward(
+        self, input: torch.Tensor, hx: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         return rnn(input, hx, *self._weights(), nonlinearity=self.nonlinearity,
                    batch_first=self.batch_first)  # fmt: skip
 
@@ -498,7 +532,9 @@ class LSTM(_Recurrent):
 
     gates = 4
 
-    def forward(self, input, hx=None):
+    def forward(
+        self, input: torch.Tensor, hx: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         return lstm(input, hx, *self._weights(), batch_first=self.batch_first)
 
 
@@ -508,5 +544,7 @@ class GRU(_Recurrent):
 
     gates = 3
 
-    def forward(self, input, hx=None):
+    def forward(
+        self, input: torch.Tensor, hx: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         return gru(input, hx, *self._weights(), batch_first=self.batch_first)
