@@ -370,7 +370,9 @@ class _ELU(Function):
     @staticmethod
     def backward(ctx, grad_out):
         (x,) = ctx.saved_tensors
-        low = ctx.alpha * torch.exp(x.clamp(max=0))  # the slope for x <= 0
+        # the slope for x <= 0; where() rather than clamp(), whose gradient at its bound
+        # differs between PyTorch releases: f''(0) is 0, as in torch's double backward
+        low = ctx.alpha * torch.exp(torch.where(x < 0, x, 0.0))
         return grad_out * (ctx.scale * (low + _step(x) * (1 - low))), None, None
 
 
