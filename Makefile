@@ -49,7 +49,7 @@ TEST_AND_NBVAL_FILES := $(call ordered,$(CHAPTERS_IPYNB) $(TEST_FILES))
 help:
 	@sed -n 's/^## \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
-.PHONY: all help check venv book pdf pdf-deps test unit test-book nbval nbval-portable lint notebooks notebook lab bench mutation robustness compat reader-env system-deps browser-deps translations clean distclean
+.PHONY: all help check screenshots venv book pdf pdf-deps test unit test-book nbval nbval-portable lint notebooks notebook lab bench mutation robustness compat reader-env system-deps browser-deps translations clean distclean
 
 all: test
 
@@ -240,8 +240,8 @@ bench: $(STAMP)
 
 ## make mutation: mutation testing of nnlib's op modules (a measurement, not part of `make
 ## test`). mutmut (requirements-mutation.txt) mutates the op modules (activations, losses,
-## pooling, conv, norm, rnn) and gradient clipping, and runs their unit tests against every
-## mutant, on every core;
+## pooling, conv, norm, rnn), gradient clipping, the windows conv and pooling share and the
+## input checks, and runs their unit tests against every mutant, on every core;
 ## then benchmarks/mutation_report.py writes the score and each surviving mutant to
 ## benchmarks/results/mutation.md.
 MUTATION_STAMP := $(VENV)/.installed-mutation
@@ -253,6 +253,11 @@ mutation: $(MUTATION_STAMP)
 	rm -rf mutants
 	CI=true $(ONE_THREAD) $(BIN)/mutmut run
 	$(BIN)/python -m benchmarks.mutation_report
+
+## make screenshots: pages of the built book as PNGs in _build/screenshots/ for review, in
+## Debian's Chromium (tools/screenshots.py; PAGES="chapters/05_regression_losses ..." picks them).
+screenshots: $(STAMP) browser-deps
+	$(BIN)/python -m tools.screenshots $(PAGES)
 
 ## make robustness: every chapter again with all its seeds moved (by 1000 and by 2000), asserts
 ## only, and a report of every assert that failed: benchmarks/results/robustness.md (a

@@ -122,8 +122,9 @@ def mlp2_backward(
     return grads
 
 
-def numerical_gradient(fn: Callable[[], torch.Tensor], tensor: torch.Tensor,
-                       eps: float = 1e-6) -> torch.Tensor:  # fmt: skip
+def numerical_gradient(
+    fn: Callable[[], torch.Tensor], tensor: torch.Tensor, eps: float = 1e-6
+) -> torch.Tensor:
     """Central differences (f(t + eps e_i) - f(t - eps e_i)) / 2 eps for every entry of
     ``tensor``, which ``fn`` reads; ``tensor`` is restored afterwards. 2 n evaluations."""
     check_floating(tensor, "tensor")

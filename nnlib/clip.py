@@ -38,13 +38,18 @@ def _members(grads) -> int:
     sizes = {tuple(g.shape[:1]) for g in grads}
     if len(sizes) != 1 or () in sizes:
         shapes = ", ".join(str(tuple(g.shape)) for g in grads)
-        raise ValueError("with ensemble=True every gradient must have the same first dim "
-                         f"(the ensemble's size); got shapes {shapes}")  # fmt: skip
+        raise ValueError(
+            "with ensemble=True every gradient must have the same first dim "
+            f"(the ensemble's size); got shapes {shapes}"
+        )
     return sizes.pop()[0]
 
 
-def total_grad_norm(parameters: Iterable[torch.Tensor] | torch.Tensor,
-                    norm_type: float = 2.0, ensemble: bool = False) -> torch.Tensor:  # fmt: skip
+def total_grad_norm(
+    parameters: Iterable[torch.Tensor] | torch.Tensor,
+    norm_type: float = 2.0,
+    ensemble: bool = False,
+) -> torch.Tensor:
     """The p-norm of all gradients viewed as one vector (the norm of the per-tensor norms);
     with ``ensemble``, one such norm per network, shape (E,)."""
     norm_type = float(norm_type)

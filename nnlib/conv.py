@@ -51,15 +51,9 @@ from nnlib._validation import (
     check_pair,
     check_same_device,
 )
-from nnlib._windows import windows
+from nnlib._windows import Geometry, batched, output_size, windows
 
-__all__ = ["conv2d", "conv_output_size", "Conv2d"]
-
-
-def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
-    """Output length along one axis: floor((size + 2 padding - dilation (kernel - 1) - 1) /
-    stride) + 1, PyTorch's formula."""
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+__all__ = ["conv2d", "output_size", "Conv2d"]
 
 
 def _same_padding(kernel: tuple[int, int], dilation: tuple[int, int]):
@@ -73,93 +67,80 @@ def _same_padding(kernel: tuple[int, int], dilation: tuple[int, int]):
 COLUMN_BUDGET = 1 << 18
 
 
-def _im2col(xp: torch.Tensor, g: _Geometry) -> torch.Tensor:
+def _chunks(g: Geometry, n: int, c: int) -> list[slice]:
+    """Slices of the batch whose columns hold about COLUMN_BUDGET floats (one at least)."""
+    per_example = c * g.kernel[0] * g.kernel[1] * g.out[0] * g.out[1]
+    step = max(1, COLUMN_BUDGET // per_example)
+    return [slice(i, i + step) for i in range(0, n, step)]
+
+
+def _im2col(xp: torch.Tensor, g: Geometry, groups: int) -> torch.Tensor:
     """(N, C, Hp, Wp) padded input -> (G, C/G * k_h k_w, N out_h out_w) columns: one copy of
     the strided view in which each kernel offset sees its input cell at every output position
     of every example, so that one matrix product serves the whole chunk of the batch."""
     n, c = xp.shape[:2]
-    cols = windows(xp, g.kernel, g.stride, g.dilation, g.out)  # (N, C, kh, kw, oh, ow), a view
-    k = c // g.groups * g.kernel[0] * g.kernel[1]
-    return cols.permute(1, 2, 3, 0, 4, 5).reshape(g.groups, k, n * g.out[0] * g.out[1])
+    cols = windows(xp, g)  # (N, C, kh, kw, oh, ow), a view
+    k = c // groups * g.kernel[0] * g.kernel[1]
+    return cols.permute(1, 2, 3, 0, 4, 5).reshape(groups, k, n * g.out[0] * g.out[1])
 
 
-def _col2im_add_(xp: torch.Tensor, cols: torch.Tensor, g: _Geometry) -> None:
+def _col2im_add_(xp: torch.Tensor, cols: torch.Tensor, g: Geometry) -> None:
     """The adjoint of :func:`_im2col`: add each kernel offset's column back onto the input
     cells it was read from (windows overlap, so cells collect several)."""
     n, c = xp.shape[:2]
     cols = cols.reshape(c, g.kernel[0], g.kernel[1], n, *g.out)
-    view = windows(xp, g.kernel, g.stride, g.dilation, g.out).permute(1, 2, 3, 0, 4, 5)
+    view = windows(xp, g).permute(1, 2, 3, 0, 4, 5)
     for a in range(g.kernel[0]):
         for b in range(g.kernel[1]):
             view[:, a, b] += cols[:, a, b]  # one offset's cells never overlap
 
 
-class _Geometry:
-    def __init__(self, kernel, stride, pad_before, pad_after, dilation, groups, out):
-        self.kernel, self.stride, self.dilation, self.groups = kernel, stride, dilation, groups
-        self.pad_before, self.pad_after, self.out = pad_before, pad_after, out
-
-    def pad(self, x: torch.Tensor) -> torch.Tensor:
-        (top, left), (bottom, right) = self.pad_before, self.pad_after
-        return nn.functional.pad(x, (left, right, top, bottom))
-
-    def crop(self, xp: torch.Tensor, h: int, w: int) -> torch.Tensor:
-        top, left = self.pad_before
-        return xp[:, :, top : top + h, left : left + w]
-
-    def chunks(self, n: int, c: int):
-        """Slices of the batch whose columns hold about COLUMN_BUDGET floats (one at least)."""
-        per_example = c * self.kernel[0] * self.kernel[1] * self.out[0] * self.out[1]
-        step = max(1, COLUMN_BUDGET // per_example)
-        return [slice(i, i + step) for i in range(0, n, step)]
-
-
 class _Conv2d(Function):
     @staticmethod
-    def forward(ctx, x, weight, bias, g: _Geometry):
+    def forward(ctx, x, weight, bias, g: Geometry, groups: int):
         n, c_in = x.shape[:2]
         c_out, length = weight.shape[0], g.out[0] * g.out[1]
         xp = g.pad(x)
-        wg = weight.reshape(g.groups, c_out // g.groups, -1)  # (G, C_out/G, C/G * K)
+        wg = weight.reshape(groups, c_out // groups, -1)  # (G, C_out/G, C/G * K)
         y = x.new_empty(n, c_out, length)
-        for part in g.chunks(n, c_in):  # y = w @ columns, a chunk of the batch at a time
-            yc = torch.matmul(wg, _im2col(xp[part], g))  # (G, C_out/G, chunk * L)
+        for part in _chunks(g, n, c_in):  # y = w @ columns, a chunk of the batch at a time
+            yc = torch.matmul(wg, _im2col(xp[part], g, groups))  # (G, C_out/G, chunk * L)
             y[part] = yc.reshape(c_out, -1, length).transpose(0, 1)
         y = y.view(n, c_out, *g.out)
         if bias is not None:
             y = y + bias.view(1, -1, 1, 1)
         ctx.save_for_backward(x, weight)
-        ctx.g, ctx.has_bias = g, bias is not None
+        ctx.g, ctx.groups, ctx.has_bias = g, groups, bias is not None
         return y
 
     @staticmethod
     def backward(ctx, grad_out):
         x, weight = ctx.saved_tensors
-        g = ctx.g
+        g, groups = ctx.g, ctx.groups
         n, c_in, h, w = x.shape
         c_out, length = weight.shape[0], g.out[0] * g.out[1]
-        wg = weight.reshape(g.groups, c_out // g.groups, -1)
+        wg = weight.reshape(groups, c_out // groups, -1)
         grad_x = grad_w = grad_b = None
         xp = g.pad(x)
         grad_xp = torch.zeros_like(xp) if ctx.needs_input_grad[0] else None
         grad_wg = torch.zeros_like(wg) if ctx.needs_input_grad[1] else None
-        for part in g.chunks(n, c_in):
+        for part in _chunks(g, n, c_in):
             go = grad_out[part].reshape(-1, c_out, length).transpose(0, 1)
             # (C_out, chunk, L) -> (G, C_out/G, chunk * L)
-            go = go.reshape(g.groups, c_out // g.groups, -1)
+            go = go.reshape(groups, c_out // groups, -1)
             if grad_xp is not None:
                 # dL/dcolumns = w^T @ g, added back onto the input cells
                 _col2im_add_(grad_xp[part], torch.matmul(wg.mT, go), g)
             if grad_wg is not None:
                 # dL/dw = g @ columns^T, summed over the chunk
-                grad_wg += torch.matmul(go, _im2col(xp[part], g).mT)
+                grad_wg += torch.matmul(go, _im2col(xp[part], g, groups).mT)
         if grad_xp is not None:
             grad_x = g.crop(grad_xp, h, w)
         if grad_wg is not None:
             grad_w = grad_wg.reshape(weight.shape)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = grad_out.sum(dim=(0, 2, 3))
-        return grad_x, grad_w, grad_b, None
+        return grad_x, grad_w, grad_b, None, None
 
 
 def conv2d(
@@ -180,12 +161,8 @@ def conv2d(
     keeps the input's size; stride 1 only). The backward pass is written out (module
     docstring): gradients for input, weight and bias.
     """
-    check_floating(input, "input")
+    x, unbatched = batched(input)
     check_floating(weight, "weight")
-    if input.dim() not in (3, 4):
-        raise ValueError(
-            f"input must be 3-d (C, H, W) or 4-d (N, C, H, W); got shape {tuple(input.shape)}"
-        )
     if weight.dim() != 4:
         raise ValueError(
             "weight must be 4-d (out_channels, in_channels / groups, kH, kW); "
@@ -194,8 +171,6 @@ def conv2d(
     check_same_device(input, weight, "input", "weight")
     if weight.dtype != input.dtype:
         raise TypeError(f"weight must have the input's dtype ({input.dtype}); got {weight.dtype}")
-    unbatched = input.dim() == 3
-    x = input.unsqueeze(0) if unbatched else input
     groups = check_int(groups, "groups", minimum=1)
     c_in, c_out = x.shape[1], weight.shape[0]
     if c_in % groups or c_out % groups:
@@ -230,9 +205,9 @@ def conv2d(
                 f"the kernel must fit in the padded input: along the {axis} it spans {span} "
                 f"but the padded {axis} is {padded}"
             )
-        out.append((padded - span) // stride[a] + 1)
-    g = _Geometry(kernel, stride, before, after, dilation, groups, tuple(out))
-    y = _Conv2d.apply(x, weight, bias, g)
+        out.append(output_size(size, kernel[a], stride[a], (before[a], after[a]), dilation[a]))
+    g = Geometry(kernel, stride, dilation, before, after, (out[0], out[1]))
+    y = _Conv2d.apply(x, weight, bias, g, groups)
     return y.squeeze(0) if unbatched else y
 
 
@@ -271,10 +246,13 @@ class Conv2d(nn.Module):
         )
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                      self.groups)  # fmt: skip
+        return conv2d(
+            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+        )
 
     def extra_repr(self) -> str:
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}, dilation={self.dilation}, "
-                f"groups={self.groups}, bias={self.bias is not None}")  # fmt: skip
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}, dilation={self.dilation}, "
+            f"groups={self.groups}, bias={self.bias is not None}"
+        )

@@ -122,8 +122,12 @@ def write_cifar10(
 
     def dump(name: str, images: np.ndarray, labels: np.ndarray) -> None:
         data = images.transpose(0, 3, 1, 2).reshape(len(images), 3 * 32 * 32)  # HWC -> planes
-        entry = {"batch_label": name, "data": data, "labels": [int(v) for v in labels],
-                 "filenames": [f"{name}_{i}.png" for i in range(len(images))]}  # fmt: skip
+        entry = {
+            "batch_label": name,
+            "data": data,
+            "labels": [int(v) for v in labels],
+            "filenames": [f"{name}_{i}.png" for i in range(len(images))],
+        }
         with open(folder / name, "wb") as f:
             pickle.dump(entry, f)
 

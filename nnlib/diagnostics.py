@@ -117,14 +117,17 @@ class ActivationMonitor(_ForwardHookMonitor):
 
 
 @torch.no_grad()
-def dead_unit_fraction(model: nn.Module, inputs: torch.Tensor,
-                       layer_types: tuple[type, ...] = (nn.ReLU,)) -> dict[str, float]:  # fmt: skip
+def dead_unit_fraction(
+    model: nn.Module, inputs: torch.Tensor, layer_types: tuple[type, ...] = (nn.ReLU,)
+) -> dict[str, float]:
     """For each layer of ``layer_types`` (by default ReLU modules), the fraction of its units
     (features along dim 1) whose output is exactly 0 for every one of ``inputs``."""
     layers = _select(model, layer_types)
     outputs: dict[str, torch.Tensor] = {}
-    handles = [m.register_forward_hook(lambda mod, i, o, name=name: outputs.__setitem__(name, o))
-               for name, m in layers]  # fmt: skip
+    handles = [
+        m.register_forward_hook(lambda mod, i, o, name=name: outputs.__setitem__(name, o))
+        for name, m in layers
+    ]
     try:
         model(inputs)
     finally:

@@ -261,9 +261,12 @@ def smooth_l1_loss(
     """
     beta = check_number(beta, "beta", minimum=0)
     return _error_loss(
-        input, target, reduction,
-        lambda e: _smooth_l1(e, beta), lambda e: _smooth_l1_prime(e, beta),
-    )  # fmt: skip
+        input,
+        target,
+        reduction,
+        lambda e: _smooth_l1(e, beta),
+        lambda e: _smooth_l1_prime(e, beta),
+    )
 
 
 def pseudo_huber_loss(
@@ -277,9 +280,12 @@ def pseudo_huber_loss(
     """
     delta = check_number(delta, "delta", minimum=0, strict_minimum=True)
     return _error_loss(
-        input, target, reduction,
-        lambda e: _pseudo_huber(e, delta), lambda e: _pseudo_huber_prime(e, delta),
-    )  # fmt: skip
+        input,
+        target,
+        reduction,
+        lambda e: _pseudo_huber(e, delta),
+        lambda e: _pseudo_huber_prime(e, delta),
+    )
 
 
 def _quantile(e, tau):
@@ -316,9 +322,12 @@ def quantile_loss(
     """
     tau = _check_quantile(quantile)
     return _error_loss(
-        input, target, reduction,
-        lambda e: _quantile(e, tau), lambda e: _quantile_prime(e, tau),
-    )  # fmt: skip
+        input,
+        target,
+        reduction,
+        lambda e: _quantile(e, tau),
+        lambda e: _quantile_prime(e, tau),
+    )
 
 
 class _GaussianNLL(Function):
@@ -753,8 +762,9 @@ def nll_loss(
     x, unbatched = _class_dim_input(input)
     check_reduction(reduction)
     check_int(ignore_index, "ignore_index")
-    t = _check_class_target(target.unsqueeze(0) if unbatched else target, x, 1,
-                            ignore_index=ignore_index)  # fmt: skip
+    t = _check_class_target(
+        target.unsqueeze(0) if unbatched else target, x, 1, ignore_index=ignore_index
+    )
     weight = _class_weight(weight, x)
     out = _nll(x, t, weight, ignore_index, reduction)
     return out.squeeze(0) if unbatched and reduction == "none" else out

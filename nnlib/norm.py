@@ -68,11 +68,13 @@ def _reduce_dims(x: torch.Tensor) -> tuple[int, ...]:
     return (0, *range(2, x.dim()))
 
 
-class _BatchNorm(Function):
+class _BatchNormEval(Function):
+    """Evaluation mode: normalise with given (running) statistics, a per-channel affine map."""
+
     @staticmethod
     def forward(ctx, x, weight, bias, mean, var, eps):
         shape = _channel_shape(x)
-        xc = _compute(x)
+        xc = _in_compute_dtype(x)
         inv_std = torch.rsqrt(var.to(xc.dtype) + eps)
         y = (xc - mean.to(xc.dtype).view(shape)) * inv_std.view(shape)
         if weight is not None:
@@ -87,7 +89,7 @@ class _BatchNorm(Function):
     def backward(ctx, grad_out):
         x, weight, mean, var = ctx.saved_tensors
         shape, dims = _channel_shape(x), _reduce_dims(x)
-        xc = _compute(x)
+        xc = _in_compute_dtype(x)
         g = grad_out.to(xc.dtype)  # float32 arithmetic for half inputs, as in the forward pass
         inv_std = torch.rsqrt(var.to(xc.dtype) + ctx.eps).view(shape)
         x_hat = (xc - mean.to(xc.dtype).view(shape)) * inv_std
@@ -149,7 +151,7 @@ def _backward(ctx, grad_out, dims, param_dims, weight):
     shared over ``param_dims``; the statistics are computed again from x, so that double
     backward sees how they move."""
     x = ctx.saved_tensors[0]
-    xc = _compute(x)
+    xc = _in_compute_dtype(x)
     g = grad_out.to(xc.dtype)  # float32 arithmetic for half inputs, as in the forward pass
     x_hat, inv_std, _, _ = _normalise(xc, dims, ctx.eps)
     g_x_hat = g * x_hat
@@ -171,7 +173,7 @@ class _BatchNormTrain(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, eps):
         dims, shape = _reduce_dims(x), _channel_shape(x)
-        xc = _compute(x)
+        xc = _in_compute_dtype(x)
         y, _, var, mean = _normalise(xc, dims, eps)
         var, mean = var.view(-1), mean.view(-1)  # one per channel, for the running statistics
         y = _affine(y, *(None if p is None else p.view(shape) for p in (weight, bias)))
@@ -188,7 +190,7 @@ class _BatchNormTrain(Function):
         return (*_backward(ctx, grad_out, dims, dims, weight), None)
 
 
-def _compute(x: torch.Tensor) -> torch.Tensor:
+def _in_compute_dtype(x: torch.Tensor) -> torch.Tensor:
     """float16/bfloat16 are normalised in float32, as torch does (a sum of squares leaves
     their range); the result is rounded back to the input's dtype."""
     return x.float() if x.dtype in LOW_PRECISION else x
@@ -249,7 +251,7 @@ def batch_norm(
         return y
     if running_mean is None or running_var is None:
         raise ValueError("evaluation mode (training=False) needs running_mean and running_var")
-    return _BatchNorm.apply(x, weight, bias, running_mean, running_var, eps)
+    return _BatchNormEval.apply(x, weight, bias, running_mean, running_var, eps)
 
 
 class _BatchNormNd(nn.Module):
@@ -258,8 +260,13 @@ class _BatchNormNd(nn.Module):
     running_var: torch.Tensor
     num_batches_tracked: torch.Tensor
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
-                 affine: bool = True):  # fmt: skip
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+    ):
         super().__init__()
         self.num_features = check_int(num_features, "num_features", minimum=1)
         self.eps = check_number(eps, "eps", minimum=0, strict_minimum=True)
@@ -284,12 +291,21 @@ class _BatchNormNd(nn.Module):
             self.num_batches_tracked.add_(1)
             if self.momentum is None:
                 factor = 1.0 / float(self.num_batches_tracked)
-        return batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
-                          self.training, 0.0 if factor is None else factor, self.eps)  # fmt: skip
+        return batch_norm(
+            input,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            self.training,
+            0.0 if factor is None else factor,
+            self.eps,
+        )
 
     def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}")  # fmt: skip
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+        )
 
 
 class BatchNorm1d(_BatchNormNd):
@@ -315,7 +331,7 @@ class _LayerNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, ndim, eps):
         dims = tuple(range(x.dim() - ndim, x.dim()))
-        y = _affine(_normalise(_compute(x), dims, eps)[0], weight, bias)
+        y = _affine(_normalise(_in_compute_dtype(x), dims, eps)[0], weight, bias)
         ctx.save_for_backward(x, weight)
         ctx.dims, ctx.eps, ctx.has_bias = dims, eps, bias is not None
         return y.to(x.dtype)
@@ -395,5 +411,6 @@ class LayerNorm(nn.Module):
         return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return (f"{self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}")  # fmt: skip
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        )

@@ -147,8 +147,16 @@ def decision_boundary(
     ax.contour(_to_numpy(mx), _to_numpy(my), prob, levels=[0.5], colors="k", linewidths=1.5)
     for label, marker, colour in ((0, "o", PALETTE[0]), (1, "^", PALETTE[1])):
         pts = X[y == label]
-        ax.scatter(pts[:, 0], pts[:, 1], s=14, marker=marker, color=colour,
-                   edgecolors="white", linewidths=0.4, label=f"class {label}")  # fmt: skip
+        ax.scatter(
+            pts[:, 0],
+            pts[:, 1],
+            s=14,
+            marker=marker,
+            color=colour,
+            edgecolors="white",
+            linewidths=0.4,
+            label=f"class {label}",
+        )
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
     ax.set_aspect("equal")

@@ -17,42 +17,19 @@ divisor counts exactly its elements.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 from torch import nn
 from torch.autograd import Function
 
-from nnlib._validation import Size2, check_floating, check_int, check_pair
-from nnlib._windows import windows
+from nnlib._validation import Size2, check_int, check_pair
+from nnlib._windows import Geometry, batched, output_size, windows
 
-__all__ = ["max_pool2d", "avg_pool2d", "pool_output_size", "MaxPool2d", "AvgPool2d"]
-
-
-def pool_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int,
-                     ceil_mode: bool) -> int:  # fmt: skip
-    """Output length along one axis, PyTorch's formula (``ceil_mode`` included).
-
-    floor_or_ceil((size + 2 padding - dilation (kernel - 1) - 1) / stride) + 1, where with
-    ceil_mode the last window must still start inside the input or its left padding.
-    """
-    span = size + 2 * padding - dilation * (kernel - 1) - 1
-    out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
-    if ceil_mode and (out - 1) * stride >= size + padding:
-        out -= 1
-    return out
+__all__ = ["max_pool2d", "avg_pool2d", "output_size", "MaxPool2d", "AvgPool2d"]
 
 
-class _Geometry(NamedTuple):
-    kernel: tuple[int, int]
-    stride: tuple[int, int]
-    padding: tuple[int, int]
-    dilation: tuple[int, int]
-    out: tuple[int, int]
-    padded: tuple[int, int]  # size of the padded plane the windows are cut from
-
-
-def _geometry(x, kernel_size, stride, padding, dilation, ceil_mode) -> _Geometry:
+def _geometry(x, kernel_size, stride, padding, dilation, ceil_mode) -> Geometry:
     kernel = check_pair(kernel_size, "kernel_size", 1)
     stride = (
         kernel
@@ -63,7 +40,7 @@ def _geometry(x, kernel_size, stride, padding, dilation, ceil_mode) -> _Geometry
     dilation = check_pair(dilation, "dilation", 1)
     if not isinstance(ceil_mode, bool):
         raise TypeError(f"ceil_mode must be a bool; got {ceil_mode!r}")
-    out, padded = [], []
+    out, after = [], []
     for axis, size in zip(("height", "width"), x.shape[-2:], strict=True):
         a = 0 if axis == "height" else 1
         k, s, p, d = kernel[a], stride[a], padding[a], dilation[a]
@@ -78,7 +55,7 @@ def _geometry(x, kernel_size, stride, padding, dilation, ceil_mode) -> _Geometry
                 f"kernel_size must fit in the padded input: the {axis} window spans "
                 f"{effective} but the padded {axis} is {size + 2 * p}"
             )
-        o = pool_output_size(size, k, s, p, d, ceil_mode)
+        o = output_size(size, k, s, p, d, ceil_mode)
         empty = [i for i in range(o) if not any(0 <= i * s + j * d - p < size for j in range(k))]
         if empty:
             raise ValueError(
@@ -87,29 +64,21 @@ def _geometry(x, kernel_size, stride, padding, dilation, ceil_mode) -> _Geometry
                 f"padding={p}, input size {size})"
             )
         out.append(o)
-        padded.append(max(size + 2 * p, (o - 1) * s + effective))  # ceil_mode may need more
-    return _Geometry(kernel, stride, padding, dilation, (out[0], out[1]), (padded[0], padded[1]))
+        after.append(max(p, (o - 1) * s + effective - size - p))  # ceil_mode may need more
+    return Geometry(kernel, stride, dilation, padding, (after[0], after[1]), (out[0], out[1]))
 
 
-def _windows(x: torch.Tensor, g: _Geometry, fill: float) -> torch.Tensor:
+def _windows(x: torch.Tensor, g: Geometry, fill: float) -> torch.Tensor:
     """(N, C, H, W) -> strided view (N, C, out_h, out_w, k_h, k_w) of the padded input."""
-    n, c, h, w = x.shape
-    (ph, pw), (hp, wp) = g.padding, g.padded
-    if (hp, wp) == (h, w) and x.is_contiguous():
-        padded = x  # no padding needed: cut the windows from the input itself
-    else:
-        padded = x.new_full((n, c, hp, wp), fill)
-        padded[:, :, ph : ph + h, pw : pw + w] = x
-    view = windows(padded, g.kernel, g.stride, g.dilation, g.out)
-    return view.permute(0, 1, 4, 5, 2, 3)
+    return windows(g.pad(x, fill), g).permute(0, 1, 4, 5, 2, 3)
 
 
-def _axis_positions(g: _Geometry, axis: int, size: int, device):
+def _axis_positions(g: Geometry, axis: int, size: int, device):
     """Input coordinate of every (output index, kernel offset) along one axis, and the first
     in-bounds coordinate of each window."""
     o = torch.arange(g.out[axis], device=device).unsqueeze(1)
     k = torch.arange(g.kernel[axis], device=device).unsqueeze(0)
-    pos = o * g.stride[axis] + k * g.dilation[axis] - g.padding[axis]  # (out, k)
+    pos = o * g.stride[axis] + k * g.dilation[axis] - g.before[axis]  # (out, k)
     first = torch.where(pos >= 0, pos, pos + g.dilation[axis] * g.kernel[axis] * size)
     return pos, first.amin(dim=1)  # may lie past the input when a window holds no real cell
 
@@ -132,7 +101,7 @@ class _MaxPool2d(Function):
         i, j = local // kw, local % kw
         r = rows[torch.arange(g.out[0], device=x.device).view(-1, 1), i]
         q = cols[torch.arange(g.out[1], device=x.device).view(1, -1), j]
-        if g.padded != (h, w):
+        if g.before != (0, 0) or g.after != (0, 0):
             # a window whose max is -inf may pick a padded cell: torch reports its first real one
             outside = (r < 0) | (r >= h) | (q < 0) | (q >= w)
             r = torch.where(outside, first_row.view(-1, 1).expand_as(r), r)
@@ -153,15 +122,15 @@ class _MaxPool2d(Function):
         return grad.reshape(n, c, h, w), None
 
 
-def _avg_divisor(g: _Geometry, size_hw, count_include_pad: bool, override, device, dtype):
+def _avg_divisor(g: Geometry, size_hw, count_include_pad: bool, override, device, dtype):
     """Divisor of every output position, torch's rule: windows clipped to the padded input
     (count_include_pad) or to the input itself."""
     if override is not None:
         return torch.tensor(float(override), dtype=dtype, device=device)
     counts = []
     for a in (0, 1):
-        start = torch.arange(g.out[a], device=device) * g.stride[a] - g.padding[a]
-        end = torch.clamp(start + g.kernel[a], max=size_hw[a] + g.padding[a])
+        start = torch.arange(g.out[a], device=device) * g.stride[a] - g.before[a]
+        end = torch.clamp(start + g.kernel[a], max=size_hw[a] + g.before[a])
         pool = end - start
         inside = torch.clamp(end, max=size_hw[a]) - torch.clamp(start, min=0)
         counts.append(pool if count_include_pad else inside)
@@ -183,22 +152,14 @@ class _AvgPool2d(Function):
         (divisor,) = ctx.saved_tensors
         g, (n, c, h, w) = ctx.geometry, ctx.input_shape
         share = grad_out / divisor
-        (ph, pw), (hp, wp), (sh, sw), (kh, kw) = g.padding, g.padded, g.stride, g.kernel
-        grad = grad_out.new_zeros(n, c, hp, wp)
+        (top, left), (bottom, right) = g.before, g.after
+        (sh, sw), (kh, kw) = g.stride, g.kernel
+        grad = grad_out.new_zeros(n, c, top + h + bottom, left + w + right)
         oh, ow = g.out
         for i in range(kh):  # a loop over kernel offsets (k_h k_w of them), not over pixels
             for j in range(kw):
                 grad[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw] += share
-        return grad[:, :, ph : ph + h, pw : pw + w], None, None
-
-
-def _as_batched(input: torch.Tensor) -> tuple[torch.Tensor, bool]:
-    check_floating(input, "input")
-    if input.dim() not in (3, 4):
-        raise ValueError(
-            f"input must be 3-d (C, H, W) or 4-d (N, C, H, W); got shape {tuple(input.shape)}"
-        )
-    return (input.unsqueeze(0), True) if input.dim() == 3 else (input, False)
+        return g.crop(grad, h, w), None, None
 
 
 def max_pool2d(
@@ -226,7 +187,7 @@ def max_pool2d(
     ``ceil_mode``). ``stride`` defaults to ``kernel_size``; ``padding`` at most half of
     ``kernel_size``.
     """
-    x, unbatched = _as_batched(input)
+    x, unbatched = batched(input)
     g = _geometry(x, kernel_size, stride, padding, dilation, ceil_mode)
     y, indices = _MaxPool2d.apply(x, g)
     if unbatched:
@@ -252,7 +213,7 @@ def avg_pool2d(
 
     Shape: as :func:`max_pool2d` (no dilation).
     """
-    x, unbatched = _as_batched(input)
+    x, unbatched = batched(input)
     g = _geometry(x, kernel_size, stride, padding, 1, ceil_mode)
     if not isinstance(count_include_pad, bool):
         raise TypeError(f"count_include_pad must be a bool; got {count_include_pad!r}")
@@ -277,9 +238,13 @@ class MaxPool2d(nn.Module):
     ) -> None:
         super().__init__()
         self.kwargs: dict[str, Any] = dict(
-            kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation,
-            ceil_mode=ceil_mode, return_indices=return_indices,
-        )  # fmt: skip
+            kernel_size=kernel_size,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            ceil_mode=ceil_mode,
+            return_indices=return_indices,
+        )
 
     def forward(self, input: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         return max_pool2d(input, **self.kwargs)
@@ -301,9 +266,14 @@ class AvgPool2d(nn.Module):
         divisor_override: int | None = None,
     ) -> None:
         super().__init__()
-        self.kwargs: dict[str, Any] = dict(kernel_size=kernel_size, stride=stride, padding=padding,
-                           ceil_mode=ceil_mode, count_include_pad=count_include_pad,
-                           divisor_override=divisor_override)  # fmt: skip
+        self.kwargs: dict[str, Any] = dict(
+            kernel_size=kernel_size,
+            stride=stride,
+            padding=padding,
+            ceil_mode=ceil_mode,
+            count_include_pad=count_include_pad,
+            divisor_override=divisor_override,
+        )
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         return avg_pool2d(input, **self.kwargs)

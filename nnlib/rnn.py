@@ -469,8 +469,14 @@ class _Recurrent(nn.Module):
 
     gates = 1
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 batch_first: bool = False, ensemble: int | None = None):  # fmt: skip
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        batch_first: bool = False,
+        ensemble: int | None = None,
+    ):
         super().__init__()
         self.input_size = check_int(input_size, "input_size", minimum=1)
         self.hidden_size = check_int(hidden_size, "hidden_size", minimum=1)
@@ -495,8 +501,10 @@ class _Recurrent(nn.Module):
 
     def extra_repr(self) -> str:
         ensemble = "" if self.ensemble is None else f", ensemble={self.ensemble}"
-        return (f"{self.input_size}, {self.hidden_size}, bias={self.bias}, "
-                f"batch_first={self.batch_first}{ensemble}")  # fmt: skip
+        return (
+            f"{self.input_size}, {self.hidden_size}, bias={self.bias}, "
+            f"batch_first={self.batch_first}{ensemble}"
+        )
 
 
 class RNN(_Recurrent):
@@ -518,8 +526,13 @@ class RNN(_Recurrent):
     def forward(
         self, input: torch.Tensor, hx: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        return rnn(input, hx, *self._weights(), nonlinearity=self.nonlinearity,
-                   batch_first=self.batch_first)  # fmt: skip
+        return rnn(
+            input,
+            hx,
+            *self._weights(),
+            nonlinearity=self.nonlinearity,
+            batch_first=self.batch_first,
+        )
 
     def extra_repr(self) -> str:
         first, rest = super().extra_repr().split(", bias=")

@@ -37,7 +37,7 @@ import jupytext
 import nbformat
 from nbclient import NotebookClient
 
-from tools import install_cell
+from tools import fold_checks, install_cell
 
 KERNEL = "python3"
 TIMEOUT_S = 600
@@ -188,6 +188,149 @@ def exempted_cells(nb) -> list[str]:
     return problems
 
 
+# --- checks of one executed notebook: each returns the problems it finds ----------------------
+VARYING = re.compile(r"grad_fn=<|device='|0x[0-9a-f]{6,}|/tmp/|/home/|/work/|/root/")
+
+
+def execution_count_problems(nb) -> list[str]:
+    """The stored counts must be 1, 2, 3, ...: one fresh run, no cell re-run or skipped."""
+    counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
+    expected = list(range(1, len(counts) + 1))
+    return [] if counts == expected else [f"execution counts {counts}, not {expected}"]
+
+
+def comparability_problems(nb) -> list[str]:
+    """Only outputs nbval can compare reliably: PNG figures, no reprs that vary."""
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if "execution" in cell.metadata:
+            problems.append(f"cell {i} stores timing metadata")
+        for out in cell.outputs:
+            if out.output_type == "error":
+                problems.append(f"cell {i} stored an error")
+            data = out.get("data", {})
+            if "image/svg+xml" in data:
+                problems.append(f"cell {i}: figures must be PNG")
+            text = out.get("text", "") + "".join(
+                v if isinstance(v, str) else "" for k, v in data.items() if k.startswith("text/")
+            )
+            if VARYING.search(text):
+                problems.append(f"cell {i} prints something that varies: {text[:80]!r}")
+            if out.get("name") == "stderr":
+                problems.append(f"cell {i} writes to stderr: {out.text[:80]!r}")
+        if cell.source.rstrip().endswith("plt.show()") and not any(
+            "image/png" in o.get("data", {}) for o in cell.outputs
+        ):
+            problems.append(f"cell {i} draws a figure but stored no PNG")
+    return problems
+
+
+def figure_problems(nb) -> list[str]:
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if any("image/png" in out.get("data", {}) for out in cell.outputs):
+            options = cell.metadata.get("mystnb", {})
+            if not options.get("figure", {}).get("caption", "").strip():
+                problems.append(f"cell {i}: no caption")
+            if not options.get("figure", {}).get("name"):
+                problems.append(f"cell {i}: no figure name")
+            if not options.get("image", {}).get("alt", "").strip():
+                problems.append(f"cell {i}: no alt text")
+    return problems
+
+
+def exercise_problems(nb) -> list[str]:
+    sources = [c.source for c in nb.cells]
+    exercises = sum(s.count("```{exercise}") for s in sources)
+    problems = [] if exercises >= 2 else [f"{exercises} exercises, fewer than 2"]
+    starts = [i for i, s in enumerate(sources) if "```{solution-start}" in s]
+    if len(starts) != exercises:
+        problems.append(f"{exercises} exercises but {len(starts)} solutions")
+    for i in starts:
+        if "class: dropdown" not in sources[i]:
+            problems.append(f"cell {i}: the solution is not in a dropdown")
+        end = next(
+            (j for j in range(i + 1, len(sources)) if "```{solution-end}" in sources[j]), None
+        )
+        if end is None:
+            problems.append(f"cell {i}: the solution never ends")
+            continue
+        code = [c for c in nb.cells[i + 1 : end] if c.cell_type == "code"]
+        if not code or not all(c.execution_count for c in code):
+            problems.append(f"cell {i}: the solution has no executed code")
+    return problems
+
+
+def _glued(nb):
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            text = out.get("data", {}).get("application/papermill.record/text/plain")
+            if text is not None:
+                yield text
+
+
+def glue_type_problems(nb) -> list[str]:
+    """A glued NumPy or torch scalar renders as 'np.float64(0.5)' in the prose."""
+    return [f"glued {t!r}" for t in _glued(nb) if re.match(r"(np\.|numpy|tensor\()", t)]
+
+
+def glue_rounding_problems(nb) -> list[str]:
+    """A float glued at full precision (9.594202241291117e-06) differs in its last digits
+    between CPU and GPU; the prose shows a few digits, so glue the rounded value."""
+    problems = []
+    for text in _glued(nb):
+        if re.fullmatch(r"-?\d+\.\d+(e[-+]?\d+)?", text):
+            digits = re.sub(r"e[-+]?\d+$", "", text).replace(".", "").lstrip("-0")
+            if len(digits) > 6:
+                problems.append(f"glued {text!r}: round it to the digits the prose shows")
+    return problems
+
+
+def unchecked_ignored_cells(nb) -> list[str]:
+    """A cell tagged nbval-ignore-output (a training run whose digits depend on the machine)
+    must assert what the text says about it, or nothing would check it. A cell that only
+    glues the numbers of the cell before it (or of the cell before a run of such glue cells)
+    prints nothing and is checked there."""
+
+    def ignored(cell) -> bool:
+        return "nbval-ignore-output" in cell.get("metadata", {}).get("tags", [])
+
+    def asserts(cell) -> bool:
+        return bool(re.search(r"^\s*assert ", cell.source, re.M))
+
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        if not ignored(cell) or asserts(cell):
+            continue
+        before = [c for c in nb.cells[:i] if c.cell_type == "code"]
+        while before and fold_checks.only_glue(before[-1].source):
+            before.pop()  # other glue cells of the same checked cell
+        if (
+            fold_checks.only_glue(cell.source)
+            and before
+            and ignored(before[-1])
+            and asserts(before[-1])
+        ):
+            continue  # the numbers of the checked cell above
+        problems.append(f"cell {i}: output not compared and no assert")
+    return problems
+
+
+NOTEBOOK_CHECKS = [
+    execution_count_problems,
+    comparability_problems,
+    figure_problems,
+    exercise_problems,
+    glue_type_problems,
+    glue_rounding_problems,
+    unchecked_ignored_cells,
+]
+
+
 def compare_pair(md_path: Path, ipynb_path: Path) -> list[str]:
     """Differences between the inputs of a .md notebook and its .ipynb (empty when equal)."""
     ours = input_signature(jupytext.read(md_path))
@@ -227,7 +370,9 @@ def check(paths: list[Path]) -> list[str]:
         else:
             problems += [f"{ipynb}: {p}" for p in compare_pair(md, ipynb)]
             problems += install_cell.problems(md)
-        problems += [f"{ipynb}: {p}" for p in exempted_cells(nbformat.read(ipynb, as_version=4))]
+        nb = nbformat.read(ipynb, as_version=4)
+        problems += [f"{ipynb}: {p}" for p in exempted_cells(nb)]
+        problems += [f"{ipynb}: {p}" for check in NOTEBOOK_CHECKS for p in check(nb)]
         missing = missing_execution_counts(ipynb)
         if missing:
             problems.append(

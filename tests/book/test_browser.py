@@ -13,8 +13,8 @@ context (empty storage, as on a reader's first visit), and each of these is a fa
   ``$$``, ``\\(``, ``\\[``) left in the rendered text outside code.
 
 ``test_detector_fires`` proves each detector: it plants the faults in a copy of a real page
-and watches the check report each one (and an unmodified copy must pass). Screenshots of two pages
-are saved under _build/screenshots/ for review.
+and watches the check report each one (and an unmodified copy must pass). `make screenshots`
+(tools/screenshots.py) saves pages for review with the same browser settings.
 
 Needs Debian's ``chromium`` (``make browser-deps`` installs it); without it the tests are
 skipped, except under CI, where a missing browser is a failure. Playwright is pinned in
@@ -23,13 +23,9 @@ requirements.txt and only drives that browser: it downloads nothing.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
-import shutil
 import subprocess
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 
@@ -38,13 +34,9 @@ from playwright.sync_api import sync_playwright
 
 from tests.book.support import ROOT
 from tools import notebooks
+from tools.screenshots import CHROMIUM_FLAGS, WAIT_FOR_MATH_AND_FONTS, chromium, serve
 from tools.wrap_code import code_cells
 
-CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-quic",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-default-apps",
-]  # fmt: skip
 # TeX that MathJax should have typeset: a display or inline delimiter, or a pair of dollars
 # around something with a TeX command, a superscript or a subscript.
 RAW_TEX = re.compile(r"\\\(|\\\[|\$\$|\$[^$\n]{0,200}?(\\[A-Za-z]+|[\^_])[^$\n]{0,200}?\$")
@@ -83,33 +75,19 @@ INSPECT = """() => {
         .map(e => e.textContent.split('\\n').reduce((a, b) => (b.length > a.length ? b : a))),
   };
 }"""
-WAIT_FOR_MATH_AND_FONTS = """async () => {
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
-    await MathJax.startup.promise;
-  }
-  await document.fonts.ready;
-  return true;
-}"""
-
-
-def _chromium() -> str | None:
-    for name in (os.environ.get("CHROMIUM", ""), "chromium", "chromium-browser", "google-chrome"):
-        if name and shutil.which(name):
-            return shutil.which(name)
-    return None
 
 
 @pytest.fixture(scope="module")
 def browser():
-    path = _chromium()
+    path = chromium()
     if path is None:
         if os.environ.get("CI"):
             pytest.fail("Chromium is not installed; run `make browser-deps` (CI must run these)")
         pytest.skip("Chromium is not installed (make browser-deps installs Debian's chromium)")
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
+        launched = playwright.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
 
 
 @pytest.fixture(scope="module")
@@ -118,19 +96,10 @@ def site(book):
     return book.html
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def base(site):
-    handler = functools.partial(_QuietHandler, directory=str(site))
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
+    with serve(site) as url:
+        yield url
 
 
 def _link_problems(site: Path, url: str, links: list[str]) -> list[str]:
@@ -216,9 +185,9 @@ def test_page_renders_cleanly_offline(page, edition, browser, base, site):
 
 
 def test_a_chinese_font_is_installed():
-    """Without a CJK font Chromium draws the Chinese edition as empty boxes (checked in the
-    screenshots below); `make browser-deps` installs Debian's fonts-noto-cjk."""
-    if _chromium() is None and not os.environ.get("CI"):
+    """Without a CJK font Chromium draws the Chinese edition as empty boxes (`make
+    screenshots` shows them); `make browser-deps` installs Debian's fonts-noto-cjk."""
+    if chromium() is None and not os.environ.get("CI"):
         pytest.skip("no browser here, so no pages are drawn")
     fonts = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True)
     assert fonts.stdout.strip(), "no font with Chinese glyphs: run `make browser-deps`"
@@ -334,25 +303,6 @@ def test_code_fits_where_the_theme_shows_both_sidebars(browser, base, width):
             tab.evaluate(WAIT_FOR_MATH_AND_FONTS)
             wide = tab.evaluate(INSPECT)["wide_code"]
             assert not wide, f"{page} at {width} px: code scrolls sideways: {wide[:3]}"
-    finally:
-        context.close()
-
-
-@pytest.mark.slow
-def test_screenshots_for_review(browser, base):
-    out = ROOT / "_build" / "screenshots"
-    out.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport={"width": 1280, "height": 2200})
-    try:
-        tab = context.new_page()
-        for page in ("chapters/04_measuring_error", "chapters/02_activation_functions",
-                     "zh_CN/chapters/14_gradients_through_time"):  # fmt: skip
-            png = out / (page.replace("/", "_").removeprefix("chapters_") + ".png")
-            png.unlink(missing_ok=True)
-            tab.goto(urljoin(base, f"{page}.html"), wait_until="load")
-            tab.evaluate(WAIT_FOR_MATH_AND_FONTS)
-            tab.screenshot(path=str(png))
-            assert png.is_file() and png.stat().st_size > 20_000, f"no screenshot of {page}"
     finally:
         context.close()
 

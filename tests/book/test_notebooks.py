@@ -60,147 +60,12 @@ def test_every_code_cell_has_a_stored_execution_count(ipynb):
     assert notebooks.missing_execution_counts(ipynb) == []
 
 
-# --- checks on one executed notebook: each returns the problems it finds -----------------------
+# --- checks on one executed notebook (tools/notebooks.py; `check` runs them all) --------------
 # The chapter tests below require no problem; test_each_notebook_check_reports_its_fault plants
 # each fault in a real chapter and requires the check to report it.
-VARYING = re.compile(r"grad_fn=<|device='|0x[0-9a-f]{6,}|/tmp/|/home/|/work/|/root/")
 
 
-def execution_count_problems(nb) -> list[str]:
-    """The stored counts must be 1, 2, 3, ...: one fresh run, no cell re-run or skipped."""
-    counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
-    expected = list(range(1, len(counts) + 1))
-    return [] if counts == expected else [f"execution counts {counts}, not {expected}"]
-
-
-def comparability_problems(nb) -> list[str]:
-    """Only outputs nbval can compare reliably: PNG figures, no reprs that vary."""
-    problems = []
-    for i, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
-            continue
-        if "execution" in cell.metadata:
-            problems.append(f"cell {i} stores timing metadata")
-        for out in cell.outputs:
-            if out.output_type == "error":
-                problems.append(f"cell {i} stored an error")
-            data = out.get("data", {})
-            if "image/svg+xml" in data:
-                problems.append(f"cell {i}: figures must be PNG")
-            text = out.get("text", "") + "".join(
-                v if isinstance(v, str) else "" for k, v in data.items() if k.startswith("text/")
-            )
-            if VARYING.search(text):
-                problems.append(f"cell {i} prints something that varies: {text[:80]!r}")
-            if out.get("name") == "stderr":
-                problems.append(f"cell {i} writes to stderr: {out.text[:80]!r}")
-        if cell.source.rstrip().endswith("plt.show()") and not any(
-            "image/png" in o.get("data", {}) for o in cell.outputs
-        ):
-            problems.append(f"cell {i} draws a figure but stored no PNG")
-    return problems
-
-
-def figure_problems(nb) -> list[str]:
-    problems = []
-    for i, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
-            continue
-        if any("image/png" in out.get("data", {}) for out in cell.outputs):
-            options = cell.metadata.get("mystnb", {})
-            if not options.get("figure", {}).get("caption", "").strip():
-                problems.append(f"cell {i}: no caption")
-            if not options.get("figure", {}).get("name"):
-                problems.append(f"cell {i}: no figure name")
-            if not options.get("image", {}).get("alt", "").strip():
-                problems.append(f"cell {i}: no alt text")
-    return problems
-
-
-def exercise_problems(nb) -> list[str]:
-    sources = [c.source for c in nb.cells]
-    exercises = sum(s.count("```{exercise}") for s in sources)
-    problems = [] if exercises >= 2 else [f"{exercises} exercises, fewer than 2"]
-    starts = [i for i, s in enumerate(sources) if "```{solution-start}" in s]
-    if len(starts) != exercises:
-        problems.append(f"{exercises} exercises but {len(starts)} solutions")
-    for i in starts:
-        if "class: dropdown" not in sources[i]:
-            problems.append(f"cell {i}: the solution is not in a dropdown")
-        end = next(
-            (j for j in range(i + 1, len(sources)) if "```{solution-end}" in sources[j]), None
-        )
-        if end is None:
-            problems.append(f"cell {i}: the solution never ends")
-            continue
-        code = [c for c in nb.cells[i + 1 : end] if c.cell_type == "code"]
-        if not code or not all(c.execution_count for c in code):
-            problems.append(f"cell {i}: the solution has no executed code")
-    return problems
-
-
-def _glued(nb):
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            text = out.get("data", {}).get("application/papermill.record/text/plain")
-            if text is not None:
-                yield text
-
-
-def glue_type_problems(nb) -> list[str]:
-    """A glued NumPy or torch scalar renders as 'np.float64(0.5)' in the prose."""
-    return [f"glued {t!r}" for t in _glued(nb) if re.match(r"(np\.|numpy|tensor\()", t)]
-
-
-def glue_rounding_problems(nb) -> list[str]:
-    """A float glued at full precision (9.594202241291117e-06) differs in its last digits
-    between CPU and GPU; the prose shows a few digits, so glue the rounded value."""
-    problems = []
-    for text in _glued(nb):
-        if re.fullmatch(r"-?\d+\.\d+(e[-+]?\d+)?", text):
-            digits = re.sub(r"e[-+]?\d+$", "", text).replace(".", "").lstrip("-0")
-            if len(digits) > 6:
-                problems.append(f"glued {text!r}: round it to the digits the prose shows")
-    return problems
-
-
-def unchecked_ignored_cells(nb) -> list[str]:
-    """A cell tagged nbval-ignore-output (a training run whose digits depend on the machine)
-    must assert what the text says about it, or nothing would check it. A cell that only
-    glues the numbers of the cell before it (or of the cell before a run of such glue cells)
-    prints nothing and is checked there."""
-
-    def ignored(cell) -> bool:
-        return "nbval-ignore-output" in cell.get("metadata", {}).get("tags", [])
-
-    def asserts(cell) -> bool:
-        return bool(re.search(r"^\s*assert ", cell.source, re.M))
-
-    problems = []
-    for i, cell in enumerate(nb.cells):
-        if not ignored(cell) or asserts(cell):
-            continue
-        before = [c for c in nb.cells[:i] if c.cell_type == "code"]
-        while before and fold_checks.only_glue(before[-1].source):
-            before.pop()  # other glue cells of the same checked cell
-        if (
-            fold_checks.only_glue(cell.source)
-            and before
-            and ignored(before[-1])
-            and asserts(before[-1])
-        ):
-            continue  # the numbers of the checked cell above
-        problems.append(f"cell {i}: output not compared and no assert")
-    return problems
-
-
-NOTEBOOK_CHECKS = [
-    execution_count_problems, comparability_problems, figure_problems, exercise_problems,
-    glue_type_problems, glue_rounding_problems, unchecked_ignored_cells,
-]  # fmt: skip
-
-
-@pytest.mark.parametrize("check", NOTEBOOK_CHECKS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("check", notebooks.NOTEBOOK_CHECKS, ids=lambda f: f.__name__)
 @pytest.mark.parametrize("ipynb", IPYNBS, ids=_ids(IPYNBS))
 def test_chapter_passes_notebook_check(ipynb, check):
     assert check(nbformat.read(ipynb, as_version=4)) == []
@@ -262,55 +127,55 @@ def _untag_assert(nb):
 FIGURE_CHAPTER = CHAPTERS / "04_measuring_error.ipynb"
 IGNORED_CHAPTER = CHAPTERS / "11_vanishing_exploding.ipynb"
 PLANTED_FAULTS = {
-    "count_rerun": (execution_count_problems, lambda nb: setattr(_code(nb)[1], "execution_count", 7)),
-    "count_missing": (execution_count_problems, lambda nb: setattr(_code(nb)[0], "execution_count", None)),
-    "timing_metadata": (comparability_problems,
+    "count_rerun": (notebooks.execution_count_problems, lambda nb: setattr(_code(nb)[1], "execution_count", 7)),
+    "count_missing": (notebooks.execution_count_problems, lambda nb: setattr(_code(nb)[0], "execution_count", None)),
+    "timing_metadata": (notebooks.comparability_problems,
                         lambda nb: _code(nb)[0].metadata.update(execution={"iopub.status.busy": "x"})),
-    "stored_error": (comparability_problems, lambda nb: _code(nb)[0].outputs.append(
+    "stored_error": (notebooks.comparability_problems, lambda nb: _code(nb)[0].outputs.append(
         nbformat.v4.new_output("error", ename="ValueError", evalue="bad", traceback=[]))),
-    "svg_figure": (comparability_problems,
+    "svg_figure": (notebooks.comparability_problems,
                    lambda nb: _with_output(nb, "image/png")[0].outputs[0]["data"].update(
                        {"image/svg+xml": "<svg/>"})),
-    "grad_fn_repr": (comparability_problems, lambda nb: _code(nb)[0].outputs.append(
+    "grad_fn_repr": (notebooks.comparability_problems, lambda nb: _code(nb)[0].outputs.append(
         _stream("tensor(1., grad_fn=<AddBackward0>)\n"))),
-    "device_repr": (comparability_problems, lambda nb: _code(nb)[0].outputs.append(
+    "device_repr": (notebooks.comparability_problems, lambda nb: _code(nb)[0].outputs.append(
         _stream("tensor([1.], device='cuda:0')\n"))),
-    "address": (comparability_problems, lambda nb: _code(nb)[0].outputs.append(
+    "address": (notebooks.comparability_problems, lambda nb: _code(nb)[0].outputs.append(
         _stream("<object at 0x7f3a2b1c9d10>\n"))),
-    "path": (comparability_problems, lambda nb: _code(nb)[0].outputs.append(
+    "path": (notebooks.comparability_problems, lambda nb: _code(nb)[0].outputs.append(
         _stream("saved to /tmp/run/weights.pt\n"))),
-    "stderr": (comparability_problems, lambda nb: _code(nb)[0].outputs.append(
+    "stderr": (notebooks.comparability_problems, lambda nb: _code(nb)[0].outputs.append(
         _stream("UserWarning: something\n", name="stderr"))),
-    "figure_not_stored": (comparability_problems,  # the figure cell ends with plt.show()
+    "figure_not_stored": (notebooks.comparability_problems,  # the figure cell ends with plt.show()
                           lambda nb: setattr(_with_output(nb, "image/png")[0], "outputs", [])),
-    "no_caption": (figure_problems, lambda nb: _with_output(nb, "image/png")[0].metadata["mystnb"]
+    "no_caption": (notebooks.figure_problems, lambda nb: _with_output(nb, "image/png")[0].metadata["mystnb"]
                    ["figure"].update(caption=" ")),
-    "no_figure_name": (figure_problems, lambda nb: _with_output(nb, "image/png")[0]
+    "no_figure_name": (notebooks.figure_problems, lambda nb: _with_output(nb, "image/png")[0]
                        .metadata["mystnb"]["figure"].pop("name")),
-    "no_alt_text": (figure_problems, lambda nb: _with_output(nb, "image/png")[0].metadata["mystnb"]
+    "no_alt_text": (notebooks.figure_problems, lambda nb: _with_output(nb, "image/png")[0].metadata["mystnb"]
                     ["image"].update(alt="")),
-    "one_exercise": (exercise_problems, lambda nb: [
+    "one_exercise": (notebooks.exercise_problems, lambda nb: [
         setattr(c, "source", c.source.replace("```{exercise}", "```{note}"))
         for c in _cells(nb, lambda c: "```{exercise}" in c.source)[1:]]),
-    "solution_missing": (exercise_problems, lambda nb: setattr(
+    "solution_missing": (notebooks.exercise_problems, lambda nb: setattr(
         _solution_starts(nb)[0], "source",
         _solution_starts(nb)[0].source.replace("{solution-start}", "{note}"))),
-    "solution_not_dropdown": (exercise_problems, lambda nb: setattr(
+    "solution_not_dropdown": (notebooks.exercise_problems, lambda nb: setattr(
         _solution_starts(nb)[0], "source",
         _solution_starts(nb)[0].source.replace("class: dropdown", "class: note"))),
-    "solution_not_executed": (exercise_problems, _drop_solution_code),
-    "numpy_scalar_glued": (glue_type_problems, lambda nb: _set_glue(nb, "np.float64(0.5)")),
-    "tensor_glued": (glue_type_problems, lambda nb: _set_glue(nb, "tensor(0.5000)")),
-    "float_not_rounded": (glue_rounding_problems, lambda nb: _set_glue(nb, "9.594202241291117e-06")),
-    "ignored_cell_without_assert": (unchecked_ignored_cells, _untag_assert),
-    "glue_cell_that_prints": (unchecked_ignored_cells, _print_in_glue_cell),
+    "solution_not_executed": (notebooks.exercise_problems, _drop_solution_code),
+    "numpy_scalar_glued": (notebooks.glue_type_problems, lambda nb: _set_glue(nb, "np.float64(0.5)")),
+    "tensor_glued": (notebooks.glue_type_problems, lambda nb: _set_glue(nb, "tensor(0.5000)")),
+    "float_not_rounded": (notebooks.glue_rounding_problems, lambda nb: _set_glue(nb, "9.594202241291117e-06")),
+    "ignored_cell_without_assert": (notebooks.unchecked_ignored_cells, _untag_assert),
+    "glue_cell_that_prints": (notebooks.unchecked_ignored_cells, _print_in_glue_cell),
 }  # fmt: skip
 
 
 @pytest.mark.parametrize("fault", PLANTED_FAULTS)
 def test_each_notebook_check_reports_its_fault(fault):
     check, plant = PLANTED_FAULTS[fault]
-    chapter = IGNORED_CHAPTER if check is unchecked_ignored_cells else FIGURE_CHAPTER
+    chapter = IGNORED_CHAPTER if check is notebooks.unchecked_ignored_cells else FIGURE_CHAPTER
     nb = nbformat.read(chapter, as_version=4)
     assert check(nb) == [], "the unplanted chapter must pass"
     plant(nb)

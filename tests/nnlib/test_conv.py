@@ -152,7 +152,11 @@ def test_output_size_formula():
     for size, k, s, p, d in [(7, 3, 2, 1, 1), (8, 2, 3, 0, 2), (5, 5, 1, 2, 1)]:
         x = torch.zeros(1, 1, size, size)
         expected = F.conv2d(x, torch.zeros(1, 1, k, k), stride=s, padding=p, dilation=d).shape[-1]
-        assert conv.conv_output_size(size, k, s, p, d) == expected
+        assert conv.output_size(size, k, s, p, d) == expected
+        # a pair: (before, after), as padding="same" needs for an even kernel
+        padded = F.pad(x, (p, p + 1, p, p + 1))
+        expected = F.conv2d(padded, torch.zeros(1, 1, k, k), stride=s, dilation=d).shape[-1]
+        assert conv.output_size(size, k, s, (p, p + 1), d) == expected
 
 
 X = torch.randn(2, 4, 6, 6)

@@ -16,14 +16,6 @@ def test_version_is_a_release_string():
     assert len(parts) == 3 and all(p.isdigit() for p in parts)
 
 
-def test_default_device_is_the_best_available(monkeypatch):
-    monkeypatch.delenv("NNLIB_DEVICE", raising=False)
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
-    if expected == "cpu" and nnlib._mps_available():
-        expected = "mps"
-    assert nnlib.get_device().type == expected
-
-
 def test_default_device_prefers_cuda_then_mps(monkeypatch):
     monkeypatch.delenv("NNLIB_DEVICE", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

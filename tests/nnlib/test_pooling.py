@@ -146,7 +146,7 @@ def test_output_size_formula():
                                    (5, 3, 2, 1, 1, True), (6, 3, 3, 1, 2, True)]:  # fmt: skip
         x = torch.zeros(1, 1, size, size)
         expected = F.max_pool2d(x, k, s, p, d, ceil).shape[-1]
-        assert P.pool_output_size(size, k, s, p, d, ceil) == expected
+        assert P.output_size(size, k, s, p, d, ceil) == expected
 
 
 def test_modules():
