@@ -65,6 +65,7 @@ def check_like(
     shape in the message. ``dtype``: "same" (``like``'s dtype), "mixed" (also float32 for a
     float16/bfloat16 ``like``, as torch allows for normalisation parameters) or "cast"
     (any floating dtype, returned converted to ``like``'s)."""
+    check_choice(dtype, "dtype", ("same", "mixed", "cast"))
     if value is None:
         return None
     value = check_floating(value, name)

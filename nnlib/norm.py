@@ -126,16 +126,13 @@ def _normalise(xc: torch.Tensor, dims: tuple[int, ...], eps: float):
     return deviation.sub_(c).mul_(inv_std), inv_std, var, mean + c  # no new tensor to fill
 
 
-def _three_terms(g_hat, x_hat, inv_std, dims, g_x_hat=None) -> torch.Tensor:
+def _three_terms(g_hat, x_hat, inv_std, dims) -> torch.Tensor:
     """dL/dx of a normalisation over ``dims`` (module docstring): the direct
     path, minus the path through the mean, minus the path through the
     standard deviation,
-    ``inv_std * (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat))``;
-    ``g_x_hat`` is ``g_hat * x_hat`` when the caller has it already."""
-    if g_x_hat is None:
-        g_x_hat = g_hat * x_hat
+    ``inv_std * (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat))``."""
     mean_g = g_hat.mean(dims, keepdim=True)
-    mean_gx = g_x_hat.mean(dims, keepdim=True)
+    mean_gx = (g_hat * x_hat).mean(dims, keepdim=True)
     return (g_hat - mean_g).addcmul_(x_hat, -mean_gx).mul_(inv_std)
 
 
@@ -154,14 +151,12 @@ def _backward(ctx, grad_out, dims, param_dims, weight):
     xc = _in_compute_dtype(x)
     g = grad_out.to(xc.dtype)  # float32 arithmetic for half inputs, as in the forward pass
     x_hat, inv_std, _, _ = _normalise(xc, dims, ctx.eps)
-    g_x_hat = g * x_hat
     grad_x = grad_w = grad_b = None
     if ctx.needs_input_grad[0]:
         g_hat = g if weight is None else g * weight
-        gw_x_hat = g_x_hat if weight is None else g_x_hat * weight
-        grad_x = _three_terms(g_hat, x_hat, inv_std, dims, gw_x_hat)
+        grad_x = _three_terms(g_hat, x_hat, inv_std, dims)
     if weight is not None and ctx.needs_input_grad[1]:
-        grad_w = _sum_over(g_x_hat, param_dims)
+        grad_w = _sum_over(g * x_hat, param_dims)
     if ctx.has_bias and ctx.needs_input_grad[2]:
         grad_b = _sum_over(g, param_dims)
     return grad_x, grad_w, grad_b

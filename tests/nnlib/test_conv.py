@@ -233,3 +233,19 @@ def test_cuda_matches_cpu(dtype):
     for a, c in zip(gpu, cpu, strict=True):
         assert a.device.type == "cuda"
         torch.testing.assert_close(a.cpu(), c, **TOL_SUMS[dtype])
+
+
+@pytest.mark.parametrize("budget", [1, 200])
+def test_the_batch_taken_in_chunks_gives_the_same_values_and_gradients(monkeypatch, budget):
+    """A chunk of one example (budget 1) and chunks of a few examples with a short last one
+    (budget 200): the same result as in one piece, which the other tests' small inputs get."""
+    monkeypatch.setattr(conv, "COLUMN_BUDGET", budget)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(7, 4, 5, 6, generator=g, dtype=torch.float64)
+    w = torch.randn(6, 2, 3, 2, generator=g, dtype=torch.float64)
+    b = torch.randn(6, generator=g, dtype=torch.float64)
+    assert (
+        len(conv._chunks(conv.Geometry((3, 2), (1, 1), (1, 1), (1, 1), (1, 1), (5, 7)), 7, 4)) > 1
+    )
+    kwargs = dict(padding=1, groups=2)
+    assert_matches_torch(conv2d, F.conv2d, x, w, b, **TOL_SUMS[torch.float64], **kwargs)

@@ -623,3 +623,31 @@ def test_layer_norm_cuda_matches_cpu():
     for a, c in zip(gpu, cpu, strict=True):
         assert a.device.type == "cuda"
         torch.testing.assert_close(a.cpu(), c)
+
+
+NORMALISATIONS = {
+    "batch_norm": (lambda x, w: batch_norm(x, None, None, w, None, True),
+                   lambda x, w: F.batch_norm(x, None, None, w, None, True), 3),
+    "layer_norm": (lambda x, w: layer_norm(x, (4,), w), lambda x, w: F.layer_norm(x, (4,), w), 4),
+}  # fmt: skip
+
+
+def _grads_for_double_backward(fn, x, weight, upstream):
+    leaves = [t.clone().requires_grad_(True) for t in (x, weight)]
+    return torch.autograd.grad((fn(*leaves) * upstream).sum(), leaves, create_graph=True)
+
+
+@pytest.mark.parametrize("which", list(NORMALISATIONS))
+def test_gradients_recorded_for_double_backward_are_the_gradients(which):
+    """With create_graph=True the backward pass records its operations (for gradgradcheck)
+    and so takes another branch of _normalise than a plain backward: both give torch's."""
+    ours, theirs, c = NORMALISATIONS[which]
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(6, 3, 4, generator=g, dtype=torch.float64) * 3 + 1
+    weight = torch.randn(c, generator=g, dtype=torch.float64)
+    upstream = torch.randn(x.shape, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(
+        _grads_for_double_backward(ours, x, weight, upstream),
+        _grads_for_double_backward(theirs, x, weight, upstream),
+        **TOL_SUMS[torch.float64],
+    )

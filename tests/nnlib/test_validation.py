@@ -57,6 +57,8 @@ def test_check_like():
         v.check_like(b, "weight", like=half, shape=(3,))
     with pytest.raises(TypeError, match="must have the input's dtype"):
         v.check_like(double, "weight", like=half, shape=(3,), dtype="mixed")
+    with pytest.raises(ValueError, match=r"^dtype must be one of 'same', 'mixed', 'cast'"):
+        v.check_like(None, "weight", like=half, shape=(3,), dtype="float32")
 
 
 def test_check_same_shape():
@@ -89,6 +91,23 @@ def test_check_int_bounds():
         v.check_int(0, "k", minimum=1)
     with pytest.raises(ValueError, match=r"^k must be in \[-inf, 2\]; got 3$"):
         v.check_int(3, "k", maximum=2)
+    assert v.check_int(2, "k", maximum=2) == 2  # the bounds are inclusive
+    with pytest.raises(
+        TypeError,
+        match=r"^k must be an integer; got a tensor of dtype torch.int64 and shape \(2,\)$",
+    ):
+        v.check_int(torch.tensor([1, 2]), "k")
+
+
+def test_check_number():
+    assert v.check_number(2, "eps", minimum=0) == 2.0
+    with pytest.raises(TypeError, match=r"^eps must be a real number; got '1e-5' \(str\)$"):
+        v.check_number("1e-5", "eps")
+    for bad in (float("inf"), float("-inf"), float("nan")):
+        with pytest.raises(ValueError, match=r"^eps must be finite; got"):
+            v.check_number(bad, "eps")
+    with pytest.raises(ValueError, match=r"^eps must be > 0; got 0$"):
+        v.check_number(0.0, "eps", minimum=0, strict_minimum=True)
 
 
 def test_check_pair_takes_an_int_or_one_or_two_ints():
