@@ -1,11 +1,11 @@
-"""The Makefile's settings, as make expands them: the tests use the project's own flags.
+"""The Makefile's settings, as make expands them: the tests and tools use the project's own
+flags.
 
     python -m tools.makevars NBVAL_FLAGS BOOK_FLAGS
 
 ``make_variable("NBVAL_FLAGS")`` asks make itself (``make -s print-NBVAL_FLAGS``), so a test
 that runs nbval or builds the book with it checks what ``make test`` really runs: weakening a
 flag in the Makefile weakens the test's run too, and the test's proof of failure notices.
-``planted_makefile`` writes such a weakened copy.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MAKE_ENVIRONMENT = ("MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES", "MAKELEVEL")
 
 
-def _environment(makefile: Path | None) -> dict[str, str] | None:
+def make_environment(makefile: Path | None) -> dict[str, str] | None:
     """The environment for make: inherited for the project's Makefile (a variable given to
     `make test` is part of what it runs), without the calling make's variables for a planted
     copy, whose own text is the point: an override of the setting it plants would hide it."""
@@ -37,31 +37,8 @@ def make_variable(name: str, makefile: Path | None = None) -> str:
     command = ["make", "-s", "--no-print-directory", "-f", str(makefile or ROOT / "Makefile"),
                f"print-{name}"]  # fmt: skip
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True,
-                            env=_environment(makefile))  # fmt: skip
+                            env=make_environment(makefile))  # fmt: skip
     return result.stdout.strip()
-
-
-def dry_run(target: str, *variables: str, makefile: Path | None = None) -> list[str]:
-    """The commands `make <target> [VAR=value ...]` runs, as make prints them, continued recipe
-    lines joined (nothing is executed; the venv's install stamps count as up to date)."""
-    command = ["make", "-n", "--no-print-directory", "-f", str(makefile or ROOT / "Makefile"),
-               "-o", ".venv/.installed", "-o", ".venv/.installed-book",
-               target, *variables]  # fmt: skip
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True,
-                            env=_environment(makefile))  # fmt: skip
-    return result.stdout.replace("\\\n", " ").splitlines()
-
-
-def planted_makefile(folder: Path, old: str, new: str) -> Path:
-    """A copy of the Makefile in ``folder`` with ``old`` replaced by ``new``: for tests that
-    plant a weakened setting and show that a check notices it."""
-    text = (ROOT / "Makefile").read_text()
-    if old not in text:
-        raise ValueError(f"old must occur in the Makefile (the planted change no longer applies); "
-                         f"got {old!r}")  # fmt: skip
-    planted = Path(folder) / "Makefile"
-    planted.write_text(text.replace(old, new))
-    return planted
 
 
 if __name__ == "__main__":

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.book.support import ROOT
+from tests.book.support import ROOT, dry_run
 from tools import book_config
-from tools.makevars import dry_run, make_variable
+from tools.makevars import make_variable
 
 REPO = "https://github.com/example-org/nn-book"
 

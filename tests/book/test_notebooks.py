@@ -17,9 +17,9 @@ import nbformat
 import pytest
 import yaml
 
-from tests.book.support import ROOT
+from tests.book.support import ROOT, planted_makefile
 from tools import fold_checks, notebooks
-from tools.makevars import make_variable, planted_makefile
+from tools.makevars import make_variable
 
 CHAPTERS = ROOT / "chapters"
 MDS = sorted(CHAPTERS.glob("*.md"))

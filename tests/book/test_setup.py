@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.book.support import ROOT
-from tools.makevars import dry_run, make_variable, planted_makefile
+from tests.book.support import ROOT, dry_run, planted_makefile, prerequisites, recipe
+from tools.makevars import make_variable
 
 HEAVY = {"torch", "torchvision", "numpy", "scipy", "scikit-learn", "matplotlib", "pillow", "nnlib"}
 
@@ -50,23 +50,28 @@ def test_requirements_include_the_book_requirements_once():
 
 
 def test_make_book_depends_on_the_light_install_only():
-    makefile = (ROOT / "Makefile").read_text()
-    assert re.search(r"^book: \$\(BOOK_STAMP\)\s*$", makefile, re.M)
+    assert prerequisites("book") == [".venv/.installed-book"]
     # the PDF, too, renders stored outputs: no PyTorch; its TeX comes from pdf-deps
-    assert re.search(r"^pdf: \$\(BOOK_STAMP\) pdf-deps\s*$", makefile, re.M)
+    assert prerequisites("pdf") == [".venv/.installed-book", "pdf-deps"]
     # make test installs the Debian packages first, in one visible step: its dry run runs the
     # checks of pdf-deps (dpkg-query) and browser-deps (chromium) before anything else
     commands = "\n".join(dry_run("test"))
     assert "dpkg-query" in commands and "command -v chromium" in commands
     assert commands.index("dpkg-query") < commands.index("ruff check")
-    assert re.search(r"^\$\(BOOK_STAMP\): requirements-book\.txt\s*$", makefile, re.M)
-    recipe = re.search(r"^\$\(BOOK_STAMP\):.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
-    assert "-r requirements-book.txt" in recipe and "-r requirements.txt" not in recipe
-    full = re.search(r"^\$\(STAMP\): (.*)$", makefile, re.M).group(1).split()
-    assert "$(BOOK_STAMP)" in full and "requirements.txt" in full
+    assert prerequisites(".venv/.installed-book") == ["requirements-book.txt"]
+    light = " ".join(recipe(".venv/.installed-book"))
+    assert "-r requirements-book.txt" in light and "-r requirements.txt" not in light
+    full = prerequisites(".venv/.installed")
+    assert ".venv/.installed-book" in full and "requirements.txt" in full
     for target in ("test", "notebooks", "notebook", "nbval", "lab"):
-        prerequisites = re.search(rf"^{target}: (.*)$", makefile, re.M).group(1).split()
-        assert "$(STAMP)" in prerequisites, f"make {target} needs the full install"
+        assert ".venv/.installed" in prerequisites(target), f"make {target} needs the full install"
+
+
+def test_prerequisites_are_read_from_make(tmp_path):
+    planted = planted_makefile(tmp_path, "book: $(BOOK_STAMP)", "book: $(STAMP)")
+    assert prerequisites("book", planted) == [".venv/.installed"]
+    with pytest.raises(ValueError, match="must be a rule"):
+        prerequisites("no-such-target")
 
 
 CHAPTERS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "chapters").glob("*.ipynb"))
