@@ -12,15 +12,24 @@ from tools.makevars import make_environment
 ROOT = Path(__file__).resolve().parents[2]  # the repository
 
 
+def _make(*arguments: str, makefile: Path | None = None, check: bool = True) -> str:
+    """make's standard output for ``arguments``, run on the project's Makefile or a copy."""
+    command = ["make", "--no-print-directory", "-f", str(makefile or ROOT / "Makefile"),
+               *arguments]  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=check,
+                            env=make_environment(makefile))  # fmt: skip
+    return result.stdout
+
+
+def _commands(output: str) -> list[str]:
+    return output.replace("\\\n", " ").splitlines()  # continued recipe lines joined
+
+
 def dry_run(target: str, *variables: str, makefile: Path | None = None) -> list[str]:
     """The commands `make <target> [VAR=value ...]` runs, as make prints them, continued recipe
     lines joined (nothing is executed; the venv's install stamps count as up to date)."""
-    command = ["make", "-n", "--no-print-directory", "-f", str(makefile or ROOT / "Makefile"),
-               "-o", ".venv/.installed", "-o", ".venv/.installed-book",
-               target, *variables]  # fmt: skip
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True,
-                            env=make_environment(makefile))  # fmt: skip
-    return result.stdout.replace("\\\n", " ").splitlines()
+    stamps = ("-o", ".venv/.installed", "-o", ".venv/.installed-book")
+    return _commands(_make("-n", *stamps, target, *variables, makefile=makefile))
 
 
 def planted_makefile(folder: Path, old: str, new: str) -> Path:
@@ -37,11 +46,8 @@ def planted_makefile(folder: Path, old: str, new: str) -> Path:
 
 def prerequisites(target: str, makefile: Path | None = None) -> list[str]:
     """The prerequisites of ``target`` in make's database (``make -pq``), variables expanded."""
-    command = ["make", "-pq", "--no-print-directory", "-f", str(makefile or ROOT / "Makefile"),
-               ".DEFAULT"]  # fmt: skip
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
-                            env=make_environment(makefile))  # fmt: skip
-    for line in result.stdout.splitlines():
+    database = _make("-pq", ".DEFAULT", makefile=makefile, check=False)  # -q: 1 = not done
+    for line in database.splitlines():
         if line.startswith(f"{target}:") and not line.startswith(f"{target}::"):
             return line.split(":", 1)[1].split()
     raise ValueError(f"target must be a rule of the Makefile; got {target!r}")
@@ -50,8 +56,4 @@ def prerequisites(target: str, makefile: Path | None = None) -> list[str]:
 def recipe(target: str, makefile: Path | None = None) -> list[str]:
     """The commands that remaking ``target`` runs (``make -n -B``: as if it were out of date,
     with those of any prerequisite that has a rule), nothing executed."""
-    command = ["make", "-n", "-B", "--no-print-directory", "-f", str(makefile or ROOT / "Makefile"),
-               target]  # fmt: skip
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True,
-                            env=make_environment(makefile))  # fmt: skip
-    return result.stdout.replace("\\\n", " ").splitlines()
+    return _commands(_make("-n", "-B", target, makefile=makefile))
