@@ -777,3 +777,12 @@ def test_more_arguments_are_named(call, error, message):
     """Arguments whose errors mutation testing found untested, each named in its message."""
     with pytest.raises(error, match=message):
         call()
+
+
+def test_softmax_shifts_each_row_by_its_own_maximum():
+    """Rows on very different scales: shifted by one maximum for all rows, the small row's
+    exponentials would underflow to 0 and its softmax would be 0/0."""
+    x = torch.tensor([[0.0, 1.0], [1000.0, 1001.0]])
+    for ours, theirs in ((A.softmax, F.softmax), (A.log_softmax, F.log_softmax)):
+        torch.testing.assert_close(ours(x, -1), theirs(x, -1))
+        torch.testing.assert_close(ours(x.T, 0), theirs(x.T, 0))

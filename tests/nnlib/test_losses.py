@@ -979,3 +979,69 @@ def test_bce_with_logits_second_derivative_at_zero_matches_torch(label):
         second.append(torch.autograd.grad(grad.sum(), z)[0])
     torch.testing.assert_close(second[0], second[1])
     torch.testing.assert_close(second[0][:2], torch.full((2,), 0.25, dtype=torch.float64))
+
+
+def test_gaussian_nll_loss_var_forms_and_dtypes_match_torch():
+    """The forms of var torch accepts, zeros included (clamped to eps, not refused), and
+    mixed dtypes, which promote like torch's."""
+    g = torch.Generator().manual_seed(5)
+    x, y = torch.randn(2, 3, 4, generator=g), torch.randn(2, 3, 4, generator=g)
+    var = torch.rand(2, 3, generator=g) + 0.5
+    cases = [
+        (x, y, var),  # input's shape without its last dim: one variance per row of 4
+        (x, y, 0.0),  # a number; zero is clamped to eps
+        (x, y, torch.cat([var, torch.zeros(2, 1)], 1).unsqueeze(-1).expand(2, 4, 4)[:, :3]),
+        (x, y, var.double()),  # float64 var: the loss is float64
+        (x, y.double(), var),
+        (x.double(), y, var),
+    ]
+    for a, b, v in cases:
+        for reduction in ("none", "mean", "sum"):
+            ours = losses.gaussian_nll_loss(a, b, v, reduction=reduction)
+            theirs = F.gaussian_nll_loss(a, b, v, reduction=reduction)
+            assert ours.dtype == theirs.dtype
+            torch.testing.assert_close(ours, theirs)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: losses.gaussian_nll_loss(torch.zeros(2, dtype=torch.long), torch.zeros(2), 1.0),
+         TypeError, r"^input must be a floating-point tensor"),
+        (lambda: losses.gaussian_nll_loss(torch.zeros(2), torch.zeros(2, dtype=torch.long), 1.0),
+         TypeError, r"^target must be a floating-point tensor"),
+        (lambda: losses.gaussian_nll_loss(torch.zeros(2), torch.zeros(2),
+                                          torch.ones(2, device="meta")),
+         ValueError, r"^var must be on the same device as input \(cpu\); got meta$"),
+        (lambda: losses.cross_entropy(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long),
+                                      ignore_index=1.5),
+         TypeError, r"^ignore_index must be an integer; got 1.5 \(float\)$"),
+        (lambda: losses.multi_margin_loss(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long),
+                                          weight=torch.ones(4)),
+         ValueError, r"^weight must have shape \(3,\) \(one per class\); got \(4,\)$"),
+    ],
+)  # fmt: skip
+def test_likelihood_and_margin_arguments_are_named(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_multi_margin_loss_casts_a_float64_weight_to_a_float32_input():
+    """torch refuses a weight of another dtype; nnlib casts it to the input's, so the loss is
+    torch's with the weight cast."""
+    g = torch.Generator().manual_seed(6)
+    x, t = torch.randn(5, 3, generator=g), torch.tensor([0, 2, 1, 1, 0])
+    w = torch.tensor([0.5, 2.0, 1.0], dtype=torch.float64)
+    ours, theirs = (
+        losses.multi_margin_loss(x, t, weight=w),
+        F.multi_margin_loss(x, t, weight=w.float()),
+    )
+    assert ours.dtype == torch.float32
+    torch.testing.assert_close(ours, theirs)
+
+
+def test_quantile_loss_derivative_defaults_to_the_median():
+    x, y = torch.tensor([-1.0, 0.5, 2.0]), torch.zeros(3)
+    torch.testing.assert_close(losses.quantile_loss_derivative(x, y),
+                               losses.quantile_loss_derivative(x, y, quantile=0.5))  # fmt: skip
+    assert losses.quantile_loss_derivative(x, y).tolist() == [-0.5, 0.5, 0.5]

@@ -516,3 +516,18 @@ def test_cuda_matches_cpu():
         for a, c in zip(gpu, cpu, strict=True):
             assert a.device.type == "cuda"
             torch.testing.assert_close(a.cpu(), c)
+
+
+def test_relu_rnn_matches_torch_as_module_and_function():
+    """The ReLU RNN against torch's with the same weights: tanh and ReLU differ at every
+    positive pre-activation, so the nonlinearity must reach the loop from both entry points."""
+    torch.manual_seed(0)
+    ours, theirs = _pair("RNN", 3, 4, torch.float64, nonlinearity="relu")
+    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    upstream = torch.randn(5, 2, 4, dtype=torch.float64)
+    for a, b in zip(_run(ours, x, None, upstream), _run(theirs, x, None, upstream), strict=True):
+        torch.testing.assert_close(a, b, **TOL_SUMS[torch.float64])
+    out, h_n = rnn(x, None, *theirs.parameters(), nonlinearity="relu")
+    want, want_h = theirs(x)
+    torch.testing.assert_close(out, want.detach(), **TOL_SUMS[torch.float64])
+    assert (out == 0).any() and not torch.allclose(out, rnn(x, None, *theirs.parameters())[0])
