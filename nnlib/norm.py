@@ -109,12 +109,13 @@ class _BatchNormEval(Function):
 
 
 def _normalise(xc: torch.Tensor, dims: tuple[int, ...], eps: float):
-    """x_hat = (x - mean) / sqrt(var + eps) over ``dims``, 1 / sqrt(var + eps), the variance
-    and the mean (all keepdim), in five passes over x.
+    """x_hat = (x - mean) / sqrt(var + eps) over ``dims``, the statistics that
+    :func:`_standardise` needs to compute it again (the mean in two parts, m and c, and
+    1 / sqrt(var + eps)), and the variance, all keepdim.
 
-    The computed mean is off by about eps |x|, which would swamp deviations much smaller than
-    |x| (values close together); the deviations' own mean ``c`` is taken off once more, and
-    the variance of the corrected deviations is mean(d^2) - c^2."""
+    The computed mean m is off by about eps |x|, which would swamp deviations much smaller than
+    |x| (values close together); the deviations' own mean c is taken off once more, and the
+    variance of the corrected deviations is mean(d^2) - c^2."""
     m = xc.numel() // max(1, math.prod(xc.shape[d] for d in range(xc.dim()) if d not in dims))
     mean = xc.mean(dims, keepdim=True)
     deviation = xc - mean
@@ -122,8 +123,15 @@ def _normalise(xc: torch.Tensor, dims: tuple[int, ...], eps: float):
     var = torch.linalg.vector_norm(deviation, 2, dims, keepdim=True).square() / m - c.square()
     inv_std = torch.rsqrt(var + eps)
     if torch.is_grad_enabled():  # double backward records these ops: no in-place change
-        return (deviation - c) * inv_std, inv_std, var, mean + c
-    return deviation.sub_(c).mul_(inv_std), inv_std, var, mean + c  # no new tensor to fill
+        x_hat = (deviation - c) * inv_std
+    else:
+        x_hat = deviation.sub_(c).mul_(inv_std)  # no new tensor to fill
+    return x_hat, (mean, c, inv_std), var
+
+
+def _standardise(xc: torch.Tensor, mean: torch.Tensor, c: torch.Tensor, inv_std: torch.Tensor):
+    """x_hat again from the statistics :func:`_normalise` returned, in three passes over x."""
+    return (xc - mean).sub_(c).mul_(inv_std)
 
 
 def _three_terms(g_hat, x_hat, inv_std, dims) -> torch.Tensor:
@@ -145,12 +153,15 @@ def _affine(x_hat: torch.Tensor, weight, bias) -> torch.Tensor:
 
 def _backward(ctx, grad_out, dims, param_dims, weight):
     """dL/dx, dL/dgamma, dL/dbeta of a normalisation over ``dims`` whose gamma and beta are
-    shared over ``param_dims``; the statistics are computed again from x, so that double
-    backward sees how they move."""
-    x = ctx.saved_tensors[0]
+    shared over ``param_dims``. With ``create_graph=True`` the statistics are computed again
+    from x, so that double backward sees how they move; else the forward pass's are used."""
+    x, _, mean, c, inv_std = ctx.saved_tensors
     xc = _in_compute_dtype(x)
     g = grad_out.to(xc.dtype)  # float32 arithmetic for half inputs, as in the forward pass
-    x_hat, inv_std, _, _ = _normalise(xc, dims, ctx.eps)
+    if torch.is_grad_enabled():
+        x_hat, (_, _, inv_std), _ = _normalise(xc, dims, ctx.eps)
+    else:
+        x_hat = _standardise(xc, mean, c, inv_std)
     grad_x = grad_w = grad_b = None
     if ctx.needs_input_grad[0]:
         g_hat = g if weight is None else g * weight
@@ -169,17 +180,17 @@ class _BatchNormTrain(Function):
     def forward(ctx, x, weight, bias, eps):
         dims, shape = _reduce_dims(x), _channel_shape(x)
         xc = _in_compute_dtype(x)
-        y, _, var, mean = _normalise(xc, dims, eps)
-        var, mean = var.view(-1), mean.view(-1)  # one per channel, for the running statistics
-        y = _affine(y, *(None if p is None else p.view(shape) for p in (weight, bias)))
-        ctx.save_for_backward(x, weight)
+        x_hat, (mean, c, inv_std), var = _normalise(xc, dims, eps)
+        y = _affine(x_hat, *(None if p is None else p.view(shape) for p in (weight, bias)))
+        ctx.save_for_backward(x, weight, mean, c, inv_std)
         ctx.eps, ctx.has_bias = eps, bias is not None
+        mean, var = (mean + c).view(-1), var.view(-1)  # per channel, for the running statistics
         ctx.mark_non_differentiable(mean, var)
         return y.to(x.dtype), mean, var
 
     @staticmethod
     def backward(ctx, grad_out, _grad_mean, _grad_var):
-        x, weight = ctx.saved_tensors
+        x, weight = ctx.saved_tensors[:2]
         dims, shape = _reduce_dims(x), _channel_shape(x)
         weight = None if weight is None else weight.view(shape)
         return (*_backward(ctx, grad_out, dims, dims, weight), None)
@@ -326,14 +337,16 @@ class _LayerNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, ndim, eps):
         dims = tuple(range(x.dim() - ndim, x.dim()))
-        y = _affine(_normalise(_in_compute_dtype(x), dims, eps)[0], weight, bias)
-        ctx.save_for_backward(x, weight)
+        xc = _in_compute_dtype(x)
+        x_hat, statistics, _ = _normalise(xc, dims, eps)
+        y = _affine(x_hat, weight, bias)
+        ctx.save_for_backward(x, weight, *statistics)
         ctx.dims, ctx.eps, ctx.has_bias = dims, eps, bias is not None
         return y.to(x.dtype)
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, weight = ctx.saved_tensors
+        x, weight = ctx.saved_tensors[:2]
         lead = tuple(range(x.dim() - len(ctx.dims)))  # the batch dims: gamma and beta sum over
         return (*_backward(ctx, grad_out, ctx.dims, lead, weight), None, None)
 
