@@ -3,20 +3,22 @@ followed by an optional normalisation and an activation, or by residual blocks.
 
 ``deep_mlp`` builds it with PyTorch's default initialisation or with Xavier's or He's
 (normal, biases zero); ``Residual`` is the block ``x + activation(linear(x))``, whose
-identity path carries signal and gradient through any depth.
+identity path carries signal and gradient through any depth. ``SeedStack`` trains several
+such networks (one per seed) side by side, as one network with a leading seed dim.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from nnlib import activations as A
 from nnlib._validation import check_choice, check_int
 
-__all__ = ["Residual", "deep_mlp"]
+__all__ = ["Residual", "SeedStack", "deep_mlp"]
 
 INITS = ("default", "xavier", "he")
 
@@ -86,3 +88,114 @@ def deep_mlp(
                     nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
                 nn.init.zeros_(m.bias)
     return net
+
+
+_STACKED = (nn.Linear, nn.BatchNorm1d, nn.LayerNorm, Residual)
+
+
+class SeedStack(nn.Module):
+    """Networks of one structure, one per seed, run side by side on input of shape
+    (seeds, batch, features): seed s's network sees x[s].
+
+    Every parameter and running statistic gets a leading seed dim (``"0.weight"`` becomes the
+    parameter ``"0_weight"``) and each linear layer becomes one batched matrix product, so
+    seed s computes what its own network computes, to rounding. Training keeps it so when
+    the loss is a sum of per-seed losses: each seed's parameters get exactly their own
+    network's gradient, and Adam updates every entry on its own. The layers of ``nets`` may
+    be ``nn.Linear``, ``nn.BatchNorm1d`` (as a channel per seed and feature), ``nn.LayerNorm``
+    over the features, ``Residual`` and layers without parameters (the activations), as
+    :func:`deep_mlp` builds them."""
+
+    def __init__(self, nets: Sequence[nn.Sequential]) -> None:
+        super().__init__()
+        if not isinstance(nets, Sequence) or len(nets) == 0:
+            raise ValueError(f"nets must be a non-empty sequence of networks; got {nets!r}")
+        first = nets[0]
+        for s, net in enumerate(nets):
+            if not isinstance(net, nn.Sequential):
+                raise TypeError(f"nets[{s}] must be an nn.Sequential; got {type(net).__name__}")
+            shapes = [(n, p.shape) for n, p in net.named_parameters()]
+            if [type(m) for m in net] != [type(m) for m in first] or shapes != [
+                (n, p.shape) for n, p in first.named_parameters()
+            ]:
+                raise ValueError(f"nets must share one structure; nets[{s}] differs from nets[0]")
+        for i, layer in enumerate(first):
+            has_parameters = any(True for _ in layer.parameters())
+            if has_parameters and not isinstance(layer, _STACKED):
+                raise TypeError(
+                    "SeedStack stacks Linear, BatchNorm1d, LayerNorm and Residual layers and "
+                    f"runs layers without parameters; layer {i} is {type(layer).__name__}"
+                )
+            if isinstance(layer, nn.BatchNorm1d) and layer.momentum is None:
+                raise ValueError(f"layer {i}: BatchNorm1d with momentum=None is not supported")
+        self.layers = tuple(first)  # a tuple: the template's own parameters stay out
+        self.seeds = len(nets)
+        for name, _ in first.named_parameters():
+            stacked = torch.stack([net.get_parameter(name).detach() for net in nets])
+            self.register_parameter(name.replace(".", "_"), nn.Parameter(stacked))
+        for name, _ in first.named_buffers():
+            if not name.endswith("num_batches_tracked"):
+                stacked = torch.stack([net.get_buffer(name) for net in nets])
+                self.register_buffer(name.replace(".", "_"), stacked.contiguous())
+
+    def _linear(self, prefix: str, x: torch.Tensor) -> torch.Tensor:
+        """b + x W^T, per seed: one batched matrix product."""
+        w, b = getattr(self, f"{prefix}_weight"), getattr(self, f"{prefix}_bias", None)
+        if b is None:
+            return torch.bmm(x, w.transpose(1, 2))
+        return torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input(x)
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, nn.Linear):
+                x = self._linear(str(i), x)
+            elif isinstance(layer, nn.BatchNorm1d):
+                x = self._batch_norm(i, layer, x)
+            elif isinstance(layer, nn.LayerNorm):
+                x = self._layer_norm(i, layer, x)
+            elif isinstance(layer, Residual):
+                x = x + layer.activation(self._linear(f"{i}_linear", x))
+            else:  # no parameters: an activation, element-wise
+                x = layer(x)
+        return x
+
+    def _check_input(self, x: object) -> None:
+        if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[0] != self.seeds:
+            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(
+                f"input must have shape ({self.seeds}, batch, features), one batch per seed; "
+                f"got {got}"
+            )
+
+    def _stacked(self, name: str) -> torch.Tensor | None:
+        return getattr(self, name, None)
+
+    def _batch_norm(self, i: int, layer: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
+        """Batch norm with a channel per (seed, feature): (seeds, batch, features) as
+        (batch, seeds * features); the stacked running statistics are updated in place."""
+        seeds, batch, features = x.shape
+        mean, var, weight, bias = (
+            None if t is None else t.view(-1)
+            for t in map(
+                self._stacked, (f"{i}_running_mean", f"{i}_running_var", f"{i}_weight", f"{i}_bias")
+            )
+        )
+        y = F.batch_norm(
+            x.transpose(0, 1).reshape(batch, seeds * features),
+            mean,
+            var,
+            weight,
+            bias,
+            training=self.training or mean is None,
+            momentum=float(layer.momentum or 0.0),  # None is refused in __init__
+            eps=layer.eps,
+        )
+        return y.reshape(batch, seeds, features).transpose(0, 1)
+
+    def _layer_norm(self, i: int, layer: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
+        """Layer norm over each example's features, then each seed's own gain and shift."""
+        x = F.layer_norm(x, layer.normalized_shape, eps=layer.eps)
+        w, b = self._stacked(f"{i}_weight"), self._stacked(f"{i}_bias")
+        x = x if w is None else x * w.unsqueeze(1)
+        return x if b is None else x + b.unsqueeze(1)
