@@ -90,7 +90,7 @@ def deep_mlp(
     return net
 
 
-_STACKED = (nn.Linear, nn.BatchNorm1d, nn.LayerNorm, Residual)
+_STACKED = (nn.Linear, nn.BatchNorm1d, nn.LayerNorm)  # and Residual, checked apart
 
 
 class SeedStack(nn.Module):
@@ -99,12 +99,13 @@ class SeedStack(nn.Module):
 
     Every parameter and running statistic gets a leading seed dim (``"0.weight"`` becomes the
     parameter ``"0_weight"``) and each linear layer becomes one batched matrix product, so
-    seed s computes what its own network computes, to rounding. Training keeps it so when
-    the loss is a sum of per-seed losses: each seed's parameters get exactly their own
-    network's gradient, and Adam updates every entry on its own. The layers of ``nets`` may
-    be ``nn.Linear``, ``nn.BatchNorm1d`` (as a channel per seed and feature), ``nn.LayerNorm``
-    over the features, ``Residual`` and layers without parameters (the activations), as
-    :func:`deep_mlp` builds them."""
+    seed s computes what its own network computes, to rounding. With a loss that is a sum of
+    per-seed losses, each seed's parameters get their own network's gradient (to rounding),
+    with nothing from the other seeds, and Adam updates every entry on its own. The layers of
+    ``nets`` may be ``nn.Linear``, ``nn.BatchNorm1d`` (as a channel per seed and feature),
+    ``nn.LayerNorm`` over the features, ``Residual`` with an activation without parameters,
+    and layers without parameters or buffers (the activations), as :func:`deep_mlp` builds
+    them. ``train()`` and ``eval()`` reach those layers too."""
 
     def __init__(self, nets: Sequence[nn.Sequential]) -> None:
         super().__init__()
@@ -120,11 +121,19 @@ class SeedStack(nn.Module):
             ]:
                 raise ValueError(f"nets must share one structure; nets[{s}] differs from nets[0]")
         for i, layer in enumerate(first):
-            has_parameters = any(True for _ in layer.parameters())
-            if has_parameters and not isinstance(layer, _STACKED):
+            if isinstance(layer, Residual):  # its linear layer is stacked, not its activation
+                own_state = any(True for _ in layer.activation.parameters())
+            elif isinstance(layer, _STACKED):
+                own_state = False
+            else:
+                own_state = any(True for _ in layer.parameters()) or any(
+                    True for _ in layer.buffers()
+                )
+            if own_state:
                 raise TypeError(
                     "SeedStack stacks Linear, BatchNorm1d, LayerNorm and Residual layers and "
-                    f"runs layers without parameters; layer {i} is {type(layer).__name__}"
+                    "runs layers without parameters or buffers; layer "
+                    f"{i} is {type(layer).__name__}, with state of its own"
                 )
             if isinstance(layer, nn.BatchNorm1d) and layer.momentum is None:
                 raise ValueError(f"layer {i}: BatchNorm1d with momentum=None is not supported")
@@ -138,9 +147,16 @@ class SeedStack(nn.Module):
                 stacked = torch.stack([net.get_buffer(name) for net in nets])
                 self.register_buffer(name.replace(".", "_"), stacked.contiguous())
 
+    def train(self, mode: bool = True) -> SeedStack:
+        super().train(mode)
+        for layer in self.layers:  # the template's layers: dropout, say, sees the mode
+            layer.train(mode)
+        return self
+
     def _linear(self, prefix: str, x: torch.Tensor) -> torch.Tensor:
         """b + x W^T, per seed: one batched matrix product."""
-        w, b = getattr(self, f"{prefix}_weight"), getattr(self, f"{prefix}_bias", None)
+        w = getattr(self, f"{prefix}_weight")
+        b = self._stacked(f"{prefix}_bias")
         if b is None:
             return torch.bmm(x, w.transpose(1, 2))
         return torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
@@ -171,15 +187,20 @@ class SeedStack(nn.Module):
     def _stacked(self, name: str) -> torch.Tensor | None:
         return getattr(self, name, None)
 
-    def _batch_norm(self, i: int, layer: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
-        """Batch norm with a channel per (seed, feature): (seeds, batch, features) as
-        (batch, seeds * features); the stacked running statistics are updated in place."""
+    def _batch_norm(
+        self,
+        i: int,
+        layer: nn.BatchNorm1d,
+        x: torch.Tensor,
+    ) -> torch.Tensor:
+        """Batch norm with a channel per (seed, feature): (seeds, batch,
+        features) as (batch, seeds * features); the stacked running
+        statistics are updated in place."""
         seeds, batch, features = x.shape
+        names = ("running_mean", "running_var", "weight", "bias")
         mean, var, weight, bias = (
-            None if t is None else t.view(-1)
-            for t in map(
-                self._stacked, (f"{i}_running_mean", f"{i}_running_var", f"{i}_weight", f"{i}_bias")
-            )
+            None if t is None else t.view(-1)  # one value per channel
+            for t in (self._stacked(f"{i}_{name}") for name in names)
         )
         y = F.batch_norm(
             x.transpose(0, 1).reshape(batch, seeds * features),
@@ -188,7 +209,7 @@ class SeedStack(nn.Module):
             weight,
             bias,
             training=self.training or mean is None,
-            momentum=float(layer.momentum or 0.0),  # None is refused in __init__
+            momentum=float(layer.momentum or 0.0),  # None: refused
             eps=layer.eps,
         )
         return y.reshape(batch, seeds, features).transpose(0, 1)

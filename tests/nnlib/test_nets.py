@@ -155,7 +155,11 @@ def test_seed_stack_trained_with_adam_stays_each_network():
          r"^nets must share one structure; nets\[1\] differs from nets\[0\]$"),
         (lambda: [nn.Sequential(nn.Linear(2, 2), nn.PReLU())], TypeError,
          r"^SeedStack stacks Linear, BatchNorm1d, LayerNorm and Residual layers and runs "
-         r"layers without parameters; layer 1 is PReLU$"),
+         r"layers without parameters or buffers; layer 1 is PReLU, with state of its own$"),
+        (lambda: [nn.Sequential(nn.Linear(2, 2), Residual(2, nn.PReLU))], TypeError,
+         r"layer 1 is Residual, with state of its own$"),
+        (lambda: [nn.Sequential(nn.Linear(2, 2), nn.BatchNorm2d(2, affine=False))], TypeError,
+         r"layer 1 is BatchNorm2d, with state of its own$"),
         (lambda: [nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2, momentum=None))], ValueError,
          r"^layer 1: BatchNorm1d with momentum=None is not supported$"),
     ],
@@ -183,3 +187,18 @@ def test_seed_stack_without_affine_parameters():
         out = SeedStack(nets)(x)
         for s, net in enumerate(nets):
             torch.testing.assert_close(out[s], net(x[s]))
+
+
+def test_seed_stack_train_and_eval_reach_the_layers_it_runs():
+    """Dropout, a layer without parameters, follows the stack's mode: off in eval mode."""
+    nets = [nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5)).double() for _ in range(2)]
+    stack = SeedStack(nets)
+    x = torch.ones(2, 3, 4, dtype=torch.float64)
+    stack.eval()
+    assert not stack.layers[1].training
+    torch.testing.assert_close(
+        stack(x), torch.stack([net.eval()(x[s]) for s, net in enumerate(nets)])
+    )
+    stack.train()
+    torch.manual_seed(0)  # each of the 24 outputs is dropped with probability 1/2
+    assert stack.layers[1].training and (stack(x) == 0).any()
