@@ -4,7 +4,7 @@ backward, and draw the ratio as a figure.
     python -m benchmarks.bench_conv_norm                  # writes _build/bench/conv_norm.png
     python -m benchmarks.bench_conv_norm --quick --out FILE
 
-Convolution: ``nnlib.conv2d`` (im2col from one strided view, one matrix product per chunk of
+Convolution: ``nnlib.conv.conv2d`` (im2col from one strided view, one matrix product per chunk of
 the batch, and the explicit backward) against ``F.conv2d`` (oneDNN on the CPU, cuDNN on a GPU), for
 3x3 and 5x5 kernels over image sizes, batch 32, 32 -> 32 channels, float32. Normalisation:
 ``nnlib.batch_norm`` (training mode) and ``nnlib.layer_norm`` against ``F.batch_norm`` and

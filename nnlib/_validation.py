@@ -74,10 +74,15 @@ def check_like(
         raise ValueError(f"{name} must have shape {tuple(shape)}{what}; got {tuple(value.shape)}")
     if dtype == "cast":
         return value.to(like.dtype)
-    mixed = dtype == "mixed" and like.dtype in LOW_PRECISION and value.dtype == torch.float32
-    if value.dtype != like.dtype and not mixed:
-        raise TypeError(f"{name} must have the input's dtype ({like.dtype}); got {value.dtype}")
+    if not (dtype == "mixed" and like.dtype in LOW_PRECISION and value.dtype == torch.float32):
+        check_same_dtype(like, value, name)
     return value
+
+
+def check_same_dtype(like: torch.Tensor, value: torch.Tensor, name: str) -> None:
+    """``value`` must have the input ``like``'s dtype."""
+    if value.dtype != like.dtype:
+        raise TypeError(f"{name} must have the input's dtype ({like.dtype}); got {value.dtype}")
 
 
 def check_same_device(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:

@@ -33,6 +33,7 @@ from nnlib._validation import (
     check_like,
     check_not_inplace,
     check_number,
+    check_same_device,
     check_tensor,
 )
 
@@ -43,7 +44,7 @@ __all__ = [
     "prelu_derivative", "rrelu_derivative", "elu_derivative", "selu_derivative",
     "gelu_derivative", "silu_derivative", "softplus_derivative", "mish_derivative",
     "softmax_jacobian", "log_softmax_jacobian", "maxout_derivative", "identity_derivative",
-    "ActivationSpec", "ACTIVATIONS",
+    "ActivationSpec", "ACTIVATIONS", "ELEMENTWISE",
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "RReLU", "ELU", "SELU", "GELU", "SiLU",
     "Softplus", "Mish", "Softmax", "LogSoftmax", "Maxout", "Identity",
 ]  # fmt: skip
@@ -52,6 +53,7 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _GELU_TANH_C = 0.044715
+_Fn = Callable[[torch.Tensor], torch.Tensor]
 
 
 def _step(x: torch.Tensor) -> torch.Tensor:
@@ -62,8 +64,8 @@ def _step(x: torch.Tensor) -> torch.Tensor:
 
 def _minus_abs(x: torch.Tensor) -> torch.Tensor:
     """-|x| whose autograd slope at 0 is +1, the x <= 0 branch that ``_step`` picks there, so
-    that a backward built from these helpers differentiates correctly at 0 (torch's abs
-    has slope 0 there, which made the second derivative of a sigmoid 0 at 0)."""
+    that a backward built from these helpers differentiates correctly at 0 (torch's abs has
+    slope 0 there, which would make the second derivative of a sigmoid 0 at 0)."""
     return x - 2 * torch.relu(x)
 
 
@@ -278,10 +280,7 @@ def prelu(input: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
             f"weight must be a 1-d tensor of 1 or {channels} (channels, dim 1 of input) "
             f"elements; got shape {tuple(weight.shape)}"
         )
-    if weight.device != input.device:
-        raise ValueError(
-            f"weight must be on the same device as input ({input.device}); got {weight.device}"
-        )
+    check_same_device(input, weight, "input", "weight")
     return _PReLU.apply(input, weight)
 
 
@@ -779,18 +778,16 @@ class ActivationSpec:
     Jacobian). ``torch_function`` computes the same with PyTorch. ``max_derivative`` is the
     largest value of f' and ``monotonic`` whether f' >= 0 everywhere (None for either: it
     depends on learned parameters; ``function`` then uses one example of them, PReLU's
-    initial slope 0.25 and maxout's pieces (0, -x, x)). ``formula`` is TeX math and
-    nothing else, no words (``\text``): the book sets it in a narrow table column, where
-    a word inside math cannot wrap, and its Chinese edition translates the words around
-    formulas, never inside them.
+    initial slope 0.25 and maxout's pieces (0, -x, x)). ``formula`` is TeX math only, with
+    no words in it (docs/editions.md says why).
     """
 
     name: str
     label: str
     formula: str
-    function: Callable[[torch.Tensor], torch.Tensor]
-    derivative: Callable[[torch.Tensor], torch.Tensor]
-    torch_function: Callable[[torch.Tensor], torch.Tensor]
+    function: _Fn
+    derivative: _Fn
+    torch_function: _Fn
     output_range: str
     zero_centred: bool
     saturates: str
@@ -809,6 +806,15 @@ def _softmax_diag(x):
     return s * (1 - s)
 
 
+def _prelu_example(x):
+    """PReLU with its initial slope 0.25, the registry's example of it."""
+    return prelu(x, torch.tensor([0.25], dtype=x.dtype, device=x.device))
+
+
+def _prelu_example_derivative(x):
+    return prelu_derivative(x, torch.tensor([0.25], dtype=x.dtype, device=x.device))
+
+
 def _maxout_abs(x):
     """Maxout with the pieces (0, -x, x): |x|, the registry's example of a maxout unit
     (a non-monotone convex function no single ReLU unit can produce)."""
@@ -824,15 +830,41 @@ def _maxout_abs_derivative(x):
 _F = torch.nn.functional
 _SELU_MAX_D = SELU_SCALE * SELU_ALPHA  # sup of lambda*alpha*e^x for x <= 0
 
+#: Every element-wise activation, with its default parameters: name -> (f, f').
+#: The registry below adds to each its torch counterpart and properties; the backprop
+#: module uses only this.
+ELEMENTWISE: dict[str, tuple[_Fn, _Fn]] = {
+    "sigmoid": (sigmoid, sigmoid_derivative),
+    "tanh": (tanh, tanh_derivative),
+    "relu": (relu, relu_derivative),
+    "leaky_relu": (leaky_relu, leaky_relu_derivative),
+    "prelu": (_prelu_example, _prelu_example_derivative),
+    "rrelu": (rrelu, rrelu_derivative),
+    "elu": (elu, elu_derivative),
+    "selu": (selu, selu_derivative),
+    "gelu": (gelu, gelu_derivative),
+    "silu": (silu, silu_derivative),
+    "softplus": (softplus, softplus_derivative),
+    "mish": (mish, mish_derivative),
+    "maxout": (_maxout_abs, _maxout_abs_derivative),
+    "identity": (identity, identity_derivative),
+}
+
+
+def _elementwise(*, name: str, **properties) -> ActivationSpec:
+    """The registry's entry for the element-wise activation ``name``: f and f' from
+    ELEMENTWISE, the rest from ``properties``."""
+    function, derivative = ELEMENTWISE[name]
+    return ActivationSpec(name=name, function=function, derivative=derivative, **properties)
+
+
 ACTIVATIONS: dict[str, ActivationSpec] = {
     s.name: s
     for s in (
-        ActivationSpec(
+        _elementwise(
             name="sigmoid",
             label="Sigmoid",
             formula=r"\frac{1}{1+e^{-x}}",
-            function=sigmoid,
-            derivative=sigmoid_derivative,
             torch_function=torch.sigmoid,
             output_range="(0, 1)",
             zero_centred=False,
@@ -841,12 +873,10 @@ ACTIVATIONS: dict[str, ActivationSpec] = {
             monotonic=True,
             smooth=True,
         ),
-        ActivationSpec(
+        _elementwise(
             name="tanh",
             label="Tanh",
             formula=r"\tanh x",
-            function=tanh,
-            derivative=tanh_derivative,
             torch_function=torch.tanh,
             output_range="(-1, 1)",
             zero_centred=True,
@@ -855,12 +885,10 @@ ACTIVATIONS: dict[str, ActivationSpec] = {
             monotonic=True,
             smooth=True,
         ),
-        ActivationSpec(
+        _elementwise(
             name="relu",
             label="ReLU",
             formula=r"\max(0, x)",
-            function=relu,
-            derivative=relu_derivative,
             torch_function=_F.relu,
             output_range="[0, inf)",
             zero_centred=False,
@@ -869,12 +897,10 @@ ACTIVATIONS: dict[str, ActivationSpec] = {
             monotonic=True,
             smooth=False,
         ),
-        ActivationSpec(
+        _elementwise(
             name="leaky_relu",
             label="LeakyReLU",
             formula=r"\max(0.01x, x)",
-            function=leaky_relu,
-            derivative=leaky_relu_derivative,
             torch_function=_F.leaky_relu,
             output_range="(-inf, inf)",
             zero_centred=False,
@@ -883,14 +909,10 @@ ACTIVATIONS: dict[str, ActivationSpec] = {
             monotonic=True,
             smooth=False,
         ),
-        ActivationSpec(
+        _elementwise(
             name="prelu",
             label="PReLU",
             formula=r"\max(0, x) + a \min(0, x)",
-            function=lambda x: prelu(x, torch.tensor([0.25], dtype=x.dtype, device=x.device)),
-            derivative=lambda x: prelu_derivative(
-                x, torch.tensor([0.25], dtype=x.dtype, device=x.device)
-            ),
             torch_function=lambda x: _F.prelu(
                 x, torch.tensor([0.25], dtype=x.dtype, device=x.device)
             ),
@@ -901,12 +923,10 @@ ACTIVATIONS: dict[str, ActivationSpec] = {
             monotonic=None,
             smooth=False,
         ),
-        ActivationSpec(
+        _elementwise(
             name="rrelu",
             label="RReLU",
             formula=r"\max(0, x) + a \min(0, x),\ a \sim U(l, u)",
-            function=rrelu,
-            derivative=rrelu_derivative,
             torch_function=_F.rrelu,
             output_range="(-inf, inf)",
             zero_centred=False,
@@ -915,12 +935,10 @@ ACTIVATIONS: dict[str, ActivationSpec] = {
             monotonic=True,
             smooth=False,
         ),
-        ActivationSpec(
+        _elementwise(
             name="elu",
             label="ELU",
             formula=r"\max(0, x) + \min(0, e^x - 1)",
-            function=elu,
-            derivative=elu_derivative,
             torch_function=_F.elu,
             output_range="(-1, inf)",
             zero_centred=False,
@@ -929,12 +947,10 @@ ACTIVATIONS: dict[str, ActivationSpec] = {
             monotonic=True,
             smooth=True,
         ),
-        ActivationSpec(
+        _elementwise(
             name="selu",
             label="SELU",
             formula=r"\lambda\,(\max(0, x) + \min(0, \alpha(e^x - 1)))",
-            function=selu,
-            derivative=selu_derivative,
             torch_function=_F.selu,
             output_range="(-1.7581, inf)",
             zero_centred=False,
@@ -943,12 +959,10 @@ ACTIVATIONS: dict[str, ActivationSpec] = {
             monotonic=True,
             smooth=False,
         ),
-        ActivationSpec(
+        _elementwise(
             name="gelu",
             label="GELU",
             formula=r"x\,\Phi(x)",
-            function=gelu,
-            derivative=gelu_derivative,
             torch_function=_F.gelu,
             output_range="[-0.1700, inf)",
             zero_centred=False,
@@ -957,12 +971,10 @@ ACTIVATIONS: dict[str, ActivationSpec] = {
             monotonic=False,
             smooth=True,
         ),
-        ActivationSpec(
+        _elementwise(
             name="silu",
             label="SiLU / Swish",
             formula=r"x\,\sigma(x)",
-            function=silu,
-            derivative=silu_derivative,
             torch_function=_F.silu,
             output_range="[-0.2785, inf)",
             zero_centred=False,
@@ -971,12 +983,10 @@ ACTIVATIONS: dict[str, ActivationSpec] = {
             monotonic=False,
             smooth=True,
         ),
-        ActivationSpec(
+        _elementwise(
             name="softplus",
             label="Softplus",
             formula=r"\log(1 + e^x)",
-            function=softplus,
-            derivative=softplus_derivative,
             torch_function=_F.softplus,
             output_range="(0, inf)",
             zero_centred=False,
@@ -985,12 +995,10 @@ ACTIVATIONS: dict[str, ActivationSpec] = {
             monotonic=True,
             smooth=True,
         ),
-        ActivationSpec(
+        _elementwise(
             name="mish",
             label="Mish",
             formula=r"x \tanh(\log(1 + e^x))",
-            function=mish,
-            derivative=mish_derivative,
             torch_function=_F.mish,
             output_range="[-0.3088, inf)",
             zero_centred=False,
@@ -999,12 +1007,10 @@ ACTIVATIONS: dict[str, ActivationSpec] = {
             monotonic=False,
             smooth=True,
         ),
-        ActivationSpec(
+        _elementwise(
             name="maxout",
             label="Maxout",
             formula=r"\max_k (w_k x + b_k)",
-            function=_maxout_abs,
-            derivative=_maxout_abs_derivative,
             torch_function=torch.abs,
             output_range="depends on the pieces",
             zero_centred=False,
@@ -1028,12 +1034,10 @@ ACTIVATIONS: dict[str, ActivationSpec] = {
             smooth=True,
             elementwise=False,
         ),
-        ActivationSpec(
+        _elementwise(
             name="identity",
             label="Identity",
             formula=r"x",
-            function=identity,
-            derivative=identity_derivative,
             torch_function=lambda x: x.clone(),
             output_range="(-inf, inf)",
             zero_centred=True,

@@ -75,16 +75,14 @@ def mlp2_forward(
     """Forward pass; returns the output Z2 and the cache the backward pass needs."""
     check_floating(X, "X")
     _check_params(params)
-    if activation not in A.ACTIVATIONS or not A.ACTIVATIONS[activation].elementwise:
-        names = ", ".join(repr(n) for n, s in A.ACTIVATIONS.items() if s.elementwise)
-        raise ValueError(f"activation must be one of {names}; got {activation!r}")
+    check_choice(activation, "activation", tuple(A.ELEMENTWISE))
     if X.dim() != 2 or X.shape[1] != params["W1"].shape[1]:
         raise ValueError(
             f"X must have shape (N, {params['W1'].shape[1]}) (W1's inputs); got {tuple(X.shape)}"
         )
-    spec = A.ACTIVATIONS[activation]
+    f, _ = A.ELEMENTWISE[activation]
     Z1 = X @ params["W1"].T + params["b1"]
-    H = spec.function(Z1)
+    H = f(Z1)
     Z2 = H @ params["W2"].T + params["b2"]
     return Z2, {"X": X, "Z1": Z1, "H": H, "Z2": Z2, "activation": activation}
 
@@ -116,7 +114,8 @@ def mlp2_backward(
         one_hot[torch.arange(n, device=Y.device), Y] = 1
         delta2 = (softmax - one_hot) / n  # dL/dZ2 = (softmax - one-hot) / N
     grads = {"W2": delta2.T @ H, "b2": delta2.sum(dim=0)}
-    delta1 = (delta2 @ params["W2"]) * A.ACTIVATIONS[cache["activation"]].derivative(Z1)
+    _, derivative = A.ELEMENTWISE[cache["activation"]]
+    delta1 = (delta2 @ params["W2"]) * derivative(Z1)
     grads["W1"] = delta1.T @ X
     grads["b1"] = delta1.sum(dim=0)
     return grads

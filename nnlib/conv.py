@@ -50,6 +50,7 @@ from nnlib._validation import (
     check_like,
     check_pair,
     check_same_device,
+    check_same_dtype,
 )
 from nnlib._windows import Geometry, batched, output_size, windows
 
@@ -169,8 +170,7 @@ def conv2d(
             f"got shape {tuple(weight.shape)}"
         )
     check_same_device(input, weight, "input", "weight")
-    if weight.dtype != input.dtype:
-        raise TypeError(f"weight must have the input's dtype ({input.dtype}); got {weight.dtype}")
+    check_same_dtype(input, weight, "weight")
     groups = check_int(groups, "groups", minimum=1)
     c_in, c_out = x.shape[1], weight.shape[0]
     if c_in % groups or c_out % groups:

@@ -45,7 +45,7 @@ __all__ = [
     "binary_cross_entropy_with_logits", "nll_loss", "cross_entropy", "sigmoid_focal_loss",
     "l1_loss_derivative", "mse_loss_derivative", "huber_loss_derivative",
     "smooth_l1_loss_derivative", "pseudo_huber_loss_derivative", "quantile_loss_derivative",
-    "LossSpec", "REGRESSION_LOSSES", "CLASSIFICATION_LOSSES",
+    "LossSpec", "REGRESSION_LOSSES", "ClassificationLossSpec", "CLASSIFICATION_LOSSES",
 ]  # fmt: skip
 
 
@@ -878,7 +878,7 @@ def sigmoid_focal_loss(
 # ---------------------------------------------------------------------------------------------
 # Registries
 # ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LossSpec:
     """One regression loss: the function, its derivative, and facts the chapters tabulate."""
 
@@ -902,31 +902,102 @@ class LossSpec:
 REGRESSION_LOSSES: dict[str, LossSpec] = {
     spec.name: spec
     for spec in (
-        LossSpec("l1", l1_loss, l1_loss_derivative, r"|e|", "l1_loss", False, True),
-        LossSpec("mse", mse_loss, mse_loss_derivative, r"e^2", "mse_loss", True, False),
-        LossSpec("huber", huber_loss, huber_loss_derivative,
-                 r"\tfrac12 e^2 \text{ if } |e|<\delta \text{ else } \delta(|e| - \tfrac12\delta)",
-                 "huber_loss", True, True),
-        LossSpec("smooth_l1", smooth_l1_loss, smooth_l1_loss_derivative,
-                 r"\tfrac{e^2}{2\beta} \text{ if } |e|<\beta \text{ else } |e| - \tfrac{\beta}{2}",
-                 "smooth_l1_loss", True, True),
-        LossSpec("pseudo_huber", pseudo_huber_loss, pseudo_huber_loss_derivative,
-                 r"\delta^2(\sqrt{1 + (e/\delta)^2} - 1)", None, True, True),
+        LossSpec(
+            name="l1",
+            function=l1_loss,
+            derivative=l1_loss_derivative,
+            formula=r"|e|",
+            torch_name="l1_loss",
+            smooth=False,
+            gradient_bounded=True,
+        ),
+        LossSpec(
+            name="mse",
+            function=mse_loss,
+            derivative=mse_loss_derivative,
+            formula=r"e^2",
+            torch_name="mse_loss",
+            smooth=True,
+            gradient_bounded=False,
+        ),
+        LossSpec(
+            name="huber",
+            function=huber_loss,
+            derivative=huber_loss_derivative,
+            formula=(
+                r"\tfrac12 e^2 \text{ if } |e|<\delta"
+                r" \text{ else } \delta(|e| - \tfrac12\delta)"
+            ),
+            torch_name="huber_loss",
+            smooth=True,
+            gradient_bounded=True,
+        ),
+        LossSpec(
+            name="smooth_l1",
+            function=smooth_l1_loss,
+            derivative=smooth_l1_loss_derivative,
+            formula=(
+                r"\tfrac{e^2}{2\beta} \text{ if } |e|<\beta"
+                r" \text{ else } |e| - \tfrac{\beta}{2}"
+            ),
+            torch_name="smooth_l1_loss",
+            smooth=True,
+            gradient_bounded=True,
+        ),
+        LossSpec(
+            name="pseudo_huber",
+            function=pseudo_huber_loss,
+            derivative=pseudo_huber_loss_derivative,
+            formula=r"\delta^2(\sqrt{1 + (e/\delta)^2} - 1)",
+            torch_name=None,
+            smooth=True,
+            gradient_bounded=True,
+        ),
     )
-}  # fmt: skip
+}
 
-#: Classification losses: name -> (function, torch counterpart's dotted name, target kind).
-CLASSIFICATION_LOSSES: dict[str, tuple[Callable[..., torch.Tensor], str | None, str]] = {
-    "hinge": (hinge_loss, None, "labels -1/+1, raw scores"),
-    "multi_margin": (multi_margin_loss, "torch.nn.functional.multi_margin_loss", "class index"),
-    "binary_cross_entropy": (
-        binary_cross_entropy, "torch.nn.functional.binary_cross_entropy", "probability 0..1"),
-    "binary_cross_entropy_with_logits": (
-        binary_cross_entropy_with_logits,
-        "torch.nn.functional.binary_cross_entropy_with_logits", "probability 0..1, logits"),
-    "nll": (nll_loss, "torch.nn.functional.nll_loss", "class index, log-probabilities"),
-    "cross_entropy": (
-        cross_entropy, "torch.nn.functional.cross_entropy", "class index or probabilities"),
-    "sigmoid_focal": (
-        sigmoid_focal_loss, "torchvision.ops.sigmoid_focal_loss", "probability 0..1, logits"),
-}  # fmt: skip
+
+@dataclass(frozen=True, kw_only=True)
+class ClassificationLossSpec:
+    """One classification loss: the function, its counterpart elsewhere, its target."""
+
+    function: Callable[..., torch.Tensor]
+    torch_name: str | None  # the dotted name of the PyTorch (or torchvision) counterpart
+    target: str  # what the target holds, and what the input is
+
+
+CLASSIFICATION_LOSSES: dict[str, ClassificationLossSpec] = {
+    "hinge": ClassificationLossSpec(
+        function=hinge_loss, torch_name=None, target="labels -1/+1, raw scores"
+    ),
+    "multi_margin": ClassificationLossSpec(
+        function=multi_margin_loss,
+        torch_name="torch.nn.functional.multi_margin_loss",
+        target="class index",
+    ),
+    "binary_cross_entropy": ClassificationLossSpec(
+        function=binary_cross_entropy,
+        torch_name="torch.nn.functional.binary_cross_entropy",
+        target="probability 0..1",
+    ),
+    "binary_cross_entropy_with_logits": ClassificationLossSpec(
+        function=binary_cross_entropy_with_logits,
+        torch_name="torch.nn.functional.binary_cross_entropy_with_logits",
+        target="probability 0..1, logits",
+    ),
+    "nll": ClassificationLossSpec(
+        function=nll_loss,
+        torch_name="torch.nn.functional.nll_loss",
+        target="class index, log-probabilities",
+    ),
+    "cross_entropy": ClassificationLossSpec(
+        function=cross_entropy,
+        torch_name="torch.nn.functional.cross_entropy",
+        target="class index or probabilities",
+    ),
+    "sigmoid_focal": ClassificationLossSpec(
+        function=sigmoid_focal_loss,
+        torch_name="torchvision.ops.sigmoid_focal_loss",
+        target="probability 0..1, logits",
+    ),
+}

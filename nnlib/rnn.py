@@ -79,7 +79,6 @@ from nnlib._validation import (
     check_floating,
     check_int,
     check_like,
-    check_same_device,
 )
 
 __all__ = ["rnn", "lstm", "gru", "RNN", "LSTM", "GRU"]
@@ -328,14 +327,7 @@ def _check_state(state, x, unbatched, hidden_size, name):
     if state is None:
         return x.new_zeros(shape)
     expected = (1, hidden_size) if unbatched else (1, *shape)
-    state = check_floating(state, name)
-    check_same_device(x, state, "input", name)
-    if tuple(state.shape) != expected:
-        raise ValueError(
-            f"{name} must have shape {expected} (num_layers=1, ...); got {tuple(state.shape)}"
-        )
-    if state.dtype != x.dtype:
-        raise TypeError(f"{name} must have the input's dtype ({x.dtype}); got {state.dtype}")
+    state = check_like(state, name, like=x, shape=expected, what=" (num_layers=1, ...)")
     return state.reshape(shape)
 
 

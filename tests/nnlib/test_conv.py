@@ -1,4 +1,4 @@
-"""nnlib.conv2d and Conv2d against torch.nn.functional.conv2d and torch.nn.Conv2d."""
+"""nnlib.conv.conv2d and Conv2d against torch.nn.functional.conv2d and torch.nn.Conv2d."""
 
 from __future__ import annotations
 
