@@ -7,8 +7,14 @@ backward, and draw the ratio as a figure.
 Convolution: ``nnlib.conv.conv2d`` (im2col from one strided view, one matrix product per chunk of
 the batch, and the explicit backward) against ``F.conv2d`` (oneDNN on the CPU, cuDNN on a GPU), for
 3x3 and 5x5 kernels over image sizes, batch 32, 32 -> 32 channels, float32. Normalisation:
-``nnlib.batch_norm`` (training mode) and ``nnlib.layer_norm`` against ``F.batch_norm`` and
-``F.layer_norm`` on the same activations.
+``nnlib.batch_norm`` (training mode) and ``nnlib.layer_norm`` (without and with gamma and
+beta, as ``nn.LayerNorm`` has by default) against ``F.batch_norm`` and ``F.layer_norm`` on the
+same activations.
+
+For each op the report also counts the minor page faults of one forward + backward: the pages
+that tensors allocated fresh from the operating system touch for the first time. Each costs
+time in the kernel that no arithmetic accounts for, and an op that allocates more temporaries
+than the heap keeps pays it on every call.
 
 A measurement, not a test: nothing here fails on a slow machine. Prints a table (median
 milliseconds, ratio nnlib / torch) and saves the figure.
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import resource
 import sys
 from pathlib import Path
 
@@ -45,6 +52,16 @@ def time_fwd_bwd(fn, tensors, min_run_time: float) -> float:
     return timer.blocked_autorange(min_run_time=min_run_time).median
 
 
+def faults_per_call(fn, tensors, calls: int = 20) -> float:
+    """Minor page faults of one forward + backward of fn(*tensors), on average."""
+    leaves = [t.detach().requires_grad_(True) for t in tensors]
+    grad = torch.ones_like(fn(*leaves))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(calls):
+        torch.autograd.grad(fn(*leaves), leaves, grad)
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
+
+
 #: A normalisation's forward + backward moves at least 5 times its input: it reads x and writes
 #: y, then reads x and dL/dy and writes dL/dx (the statistics are per channel or per example).
 NORM_TRAFFIC = 5
@@ -67,6 +84,11 @@ def cases(device, batch: int):
         yield ("layer_norm", "(C, H, W)", size,
                lambda x: layer_norm(x, x.shape[1:]),
                lambda x: F.layer_norm(x, x.shape[1:]), (x,))  # fmt: skip
+        w = 1 + 0.1 * torch.randn(x.shape[1:], generator=g).to(device)
+        b = 0.1 * torch.randn(x.shape[1:], generator=g).to(device)
+        yield ("layer_norm", "(C, H, W), affine", size,
+               lambda x, w, b: layer_norm(x, x.shape[1:], w, b),
+               lambda x, w, b: F.layer_norm(x, x.shape[1:], w, b), (x, w, b))  # fmt: skip
 
 
 def main(argv=None) -> int:
@@ -85,14 +107,15 @@ def main(argv=None) -> int:
         f"{torch.get_num_threads()} CPU threads, batch {batch}, 32 channels, float32"
     )
     print(f"{'op':11s} {'case':10s} {'size':>5s} {'torch ms':>9s} {'nnlib ms':>9s} {'ratio':>6s}"
-          f" {'copy GB/s':>9s} {'torch':>6s} {'nnlib':>6s}")  # fmt: skip
+          f" {'faults':>11s} {'copy GB/s':>9s} {'torch':>6s} {'nnlib':>6s}")  # fmt: skip
     rows, shares = [], {}
     for op, case, size, ours, theirs, tensors in cases(device, batch):
         t_torch = time_fwd_bwd(theirs, tensors, min_run)
         t_ours = time_fwd_bwd(ours, tensors, min_run)
-        rows.append((op, case, size, t_torch, t_ours))
+        faults = (faults_per_call(theirs, tensors), faults_per_call(ours, tensors))
+        rows.append((op, case, size, t_torch, t_ours, faults))
         line = (f"{op:11s} {case:10s} {size:5d} {t_torch * 1e3:9.3f} {t_ours * 1e3:9.3f} "
-                f"{t_ours / t_torch:6.2f}")  # fmt: skip
+                f"{t_ours / t_torch:6.2f} {faults[0]:5.0f} {faults[1]:5.0f}")  # fmt: skip
         if op != "conv2d":  # memory-bound: the share of the copy bandwidth each reaches
             copy = copy_bandwidth(tensors[0], min_run)
             moved = NORM_TRAFFIC * tensors[0].nbytes
@@ -106,7 +129,7 @@ def main(argv=None) -> int:
     fig, ax = nnlib.plot.subplots(width=6.4, height=3.8)
     series = sorted({(op, case) for op, case, *_ in rows})
     for op, case in series:
-        points = [(size, t_ours / t_torch) for o, c, size, t_torch, t_ours in rows
+        points = [(size, t_ours / t_torch) for o, c, size, t_torch, t_ours, _ in rows
                   if (o, c) == (op, case)]  # fmt: skip
         ax.plot(*zip(*points, strict=True), "-o", label=f"{op} {case}")
     ax.axhline(1.0, color="0.5", linewidth=1)
@@ -130,17 +153,20 @@ def main(argv=None) -> int:
         "least a fused forward + backward moves) / time, as a share of the copy bandwidth "
         "of `torch.clone` on the same input in the same run; convolution is bound by its "
         "arithmetic, not by memory",
+        "- faults: minor page faults per forward + backward (mean of 20 calls after the "
+        "timing), torch / nnlib: pages of freshly allocated tensors touched for the first time",
         "",
-        "| op | case | size | torch ms | nnlib ms | ratio | copy GB/s | torch share of copy "
-        "| nnlib share of copy |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| op | case | size | torch ms | nnlib ms | ratio | faults | copy GB/s "
+        "| torch share of copy | nnlib share of copy |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for op, case, size, t_torch, t_ours in rows:
+    for op, case, size, t_torch, t_ours, faults in rows:
         copy, torch_share, ours_share = shares.get((op, case, size), (None, None, None))
         bandwidth = (" | | |" if copy is None else
                      f"{copy / 1e9:.2f} | {torch_share:.2f} | {ours_share:.2f} |")  # fmt: skip
         lines.append(f"| {op} | {case} | {size} | {t_torch * 1e3:.3f} | {t_ours * 1e3:.3f} | "
-                     f"{t_ours / t_torch:.2f} | {bandwidth}")  # fmt: skip
+                     f"{t_ours / t_torch:.2f} | {faults[0]:.0f} / {faults[1]:.0f} | "
+                     f"{bandwidth}")  # fmt: skip
     print(f"report: {report.write(f'conv-norm-{device.type}', lines)}")
     return 0
 
