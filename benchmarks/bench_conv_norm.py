@@ -48,7 +48,9 @@ def time_fwd_bwd(fn, tensors, min_run_time: float) -> float:
     def step():
         torch.autograd.grad(fn(*leaves), leaves, grad)
 
-    timer = benchmark.Timer(stmt="step()", globals={"step": step})
+    timer = benchmark.Timer(
+        stmt="step()", globals={"step": step}, num_threads=torch.get_num_threads()
+    )
     return timer.blocked_autorange(min_run_time=min_run_time).median
 
 

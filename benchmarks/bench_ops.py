@@ -19,7 +19,9 @@ Two modes for nnlib, each against the same eager torch built-in:
   floor for what it can make of nnlib's, so its ratio to eager torch separates the
   compiler's cost from nnlib's.
 
-Compilation runs in this process (inductor's ``compile_threads = 1``): a pool of compile
+Every timing runs on the torch threads the report names (``benchmark.Timer`` would use one
+thread by default, and a compiled function compiled under another thread count compiles
+again). Compilation runs in this process (inductor's ``compile_threads = 1``): a pool of compile
 workers goes on using the CPU after a compile returns, and on a 2-core machine it slowed the
 timings that followed it by up to ten times.
 
@@ -34,6 +36,7 @@ import sys
 import time
 
 import torch
+import torch._dynamo
 import torch._inductor.config as inductor_config
 import torch.nn.functional as F
 from torch.utils import benchmark
@@ -117,7 +120,9 @@ BANDWIDTH_NOTE = (
 
 def copy_bandwidth(x: torch.Tensor, min_run_time: float) -> float:
     """Bytes per second that ``torch.clone`` of x reads and writes."""
-    timer = benchmark.Timer(stmt="x.clone()", globals={"x": x.detach()})
+    timer = benchmark.Timer(
+        stmt="x.clone()", globals={"x": x.detach()}, num_threads=torch.get_num_threads()
+    )
     return 2 * x.nbytes / timer.blocked_autorange(min_run_time=min_run_time).median
 
 
@@ -131,7 +136,9 @@ def time_fwd_bwd(fn, x, min_run_time: float) -> float:
         out = fn(x)
         torch.autograd.grad(out, x, grad)
 
-    timer = benchmark.Timer(stmt="step()", globals={"step": step})
+    timer = benchmark.Timer(
+        stmt="step()", globals={"step": step}, num_threads=torch.get_num_threads()
+    )
     return timer.blocked_autorange(min_run_time=min_run_time).median
 
 
@@ -171,6 +178,7 @@ def main(argv=None) -> int:
     worst = {mode: {} for mode in modes}
     compile_s = 0.0
     for group, op, ours, theirs, make in cases(device, args.size_factor):
+        torch._dynamo.reset()  # compiled built-ins share one wrapper's cache: a fresh one each
         x = make()
         copy = copy_bandwidth(x, min_run)
 

@@ -35,7 +35,9 @@ def step_time(module, x, y, min_run_time: float) -> float:
         loss.backward()
 
     step()  # warm-up
-    timer = benchmark.Timer(stmt="step()", globals={"step": step})
+    timer = benchmark.Timer(
+        stmt="step()", globals={"step": step}, num_threads=torch.get_num_threads()
+    )
     return timer.blocked_autorange(min_run_time=min_run_time).median
 
 
