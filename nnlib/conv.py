@@ -26,13 +26,20 @@ Backward, from the same columns:
 ``groups`` splits the channels into independent convolutions, each seeing
 ``in_channels / groups`` input channels.
 
+With stride 1 the backward pass computes :math:`\partial L/\partial x` as that full
+convolution: the same im2col and one matrix product, applied to :math:`g` padded by
+:math:`d(k - 1) - p` on each side, with the kernel flipped and its in and out channels
+swapped. With a larger stride (or a padding wider than the kernel's reach) it adds the column
+gradient back by col2im, one kernel offset at a time.
+
 The columns are :math:`k_h k_w` times larger than the input, so they are built for a chunk of
 the batch at a time (about ``COLUMN_BUDGET`` values, at least one example), as PyTorch's own
 fallback convolution builds them one example at a time: they are still in the cache when the
 matrix product reads them. Extra memory at the peak, beyond input, weight and output: the
 padded input and one chunk of columns in the forward pass; in the backward pass also the
-padded input's gradient and the chunk's column gradient. The columns are built again in the
-backward pass rather than kept.
+padded upstream gradient and one chunk of its columns (stride 1), or the padded input's
+gradient and the chunk's column gradient (col2im). The columns are built again in the backward
+pass rather than kept.
 """
 
 from __future__ import annotations
@@ -96,18 +103,45 @@ def _col2im_add_(xp: torch.Tensor, cols: torch.Tensor, g: Geometry) -> None:
             view[:, a, b] += cols[:, a, b]  # one offset's cells never overlap
 
 
+def _correlate(x: torch.Tensor, weight: torch.Tensor, g: Geometry, groups: int) -> torch.Tensor:
+    """The convolution without its bias: y = w @ columns, a chunk of the batch at a time."""
+    n, c_in = x.shape[:2]
+    c_out, length = weight.shape[0], g.out[0] * g.out[1]
+    xp = g.pad(x)
+    wg = weight.reshape(groups, c_out // groups, -1)  # (G, C_out/G, C/G * K)
+    y = x.new_empty(n, c_out, length)
+    for part in _chunks(g, n, c_in):
+        yc = torch.matmul(wg, _im2col(xp[part], g, groups))  # (G, C_out/G, chunk * L)
+        y[part] = yc.reshape(c_out, -1, length).transpose(0, 1)
+    return y.view(n, c_out, *g.out)
+
+
+def _full_geometry(g: Geometry, h: int, w: int) -> Geometry | None:
+    """Where dL/dx is itself a convolution: with stride 1, of the upstream gradient padded by
+    d (k - 1) - p on each side, with the kernel flipped (module docstring). None for a stride
+    above 1, or a padding wider than the kernel's reach."""
+    if g.stride != (1, 1):
+        return None
+    reach = [d * (k - 1) for k, d in zip(g.kernel, g.dilation, strict=True)]
+    before = (reach[0] - g.before[0], reach[1] - g.before[1])
+    after = (reach[0] - g.after[0], reach[1] - g.after[1])
+    if min(before + after) < 0:
+        return None
+    return Geometry(g.kernel, g.stride, g.dilation, before, after, (h, w))
+
+
+def _flipped(weight: torch.Tensor, groups: int) -> torch.Tensor:
+    """The kernel of the input gradient's convolution: (C_out, C/G, kh, kw) -> (C, C_out/G,
+    kh, kw), in and out channels swapped within each group, flipped in both spatial axes."""
+    c_out, c_g, kh, kw = weight.shape
+    per_group = weight.reshape(groups, c_out // groups, c_g, kh, kw).transpose(1, 2)
+    return per_group.reshape(groups * c_g, c_out // groups, kh, kw).flip(2, 3)
+
+
 class _Conv2d(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, g: Geometry, groups: int):
-        n, c_in = x.shape[:2]
-        c_out, length = weight.shape[0], g.out[0] * g.out[1]
-        xp = g.pad(x)
-        wg = weight.reshape(groups, c_out // groups, -1)  # (G, C_out/G, C/G * K)
-        y = x.new_empty(n, c_out, length)
-        for part in _chunks(g, n, c_in):  # y = w @ columns, a chunk of the batch at a time
-            yc = torch.matmul(wg, _im2col(xp[part], g, groups))  # (G, C_out/G, chunk * L)
-            y[part] = yc.reshape(c_out, -1, length).transpose(0, 1)
-        y = y.view(n, c_out, *g.out)
+        y = _correlate(x, weight, g, groups)
         if bias is not None:
             y = y + bias.view(1, -1, 1, 1)
         ctx.save_for_backward(x, weight)
@@ -123,7 +157,10 @@ class _Conv2d(Function):
         wg = weight.reshape(groups, c_out // groups, -1)
         grad_x = grad_w = grad_b = None
         xp = g.pad(x)
-        grad_xp = torch.zeros_like(xp) if ctx.needs_input_grad[0] else None
+        full = _full_geometry(g, h, w) if ctx.needs_input_grad[0] else None
+        if full is not None:  # dL/dx by one more im2col and product, not k_h k_w adds
+            grad_x = _correlate(grad_out, _flipped(weight, groups), full, groups)
+        grad_xp = torch.zeros_like(xp) if ctx.needs_input_grad[0] and full is None else None
         grad_wg = torch.zeros_like(wg) if ctx.needs_input_grad[1] else None
         for part in _chunks(g, n, c_in):
             go = grad_out[part].reshape(-1, c_out, length).transpose(0, 1)

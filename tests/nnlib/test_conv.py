@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from torch.autograd import gradcheck, gradgradcheck
 
 from nnlib import conv
+from nnlib._windows import Geometry
 from nnlib.conv import Conv2d, conv2d
 from tests.nnlib.support import TOL_SUMS, assert_matches_torch, outputs_and_grads
 
@@ -72,6 +73,39 @@ def test_backward_formulas_on_a_small_example():
     full = F.conv2d(F.pad(up, (1, 1, 1, 1)), w.detach().flip(2, 3))
     torch.testing.assert_close(x.grad, full)
     torch.testing.assert_close(x.grad, torch.nn.grad.conv2d_input(x.shape, w.detach(), up))
+
+
+@pytest.mark.parametrize(
+    ("stride", "dilation", "before", "after", "full"),
+    [
+        ((1, 1), (1, 1), (0, 0), (0, 0), ((2, 1), (2, 1))),  # no padding: pad g by k - 1
+        ((1, 1), (1, 1), (1, 1), (1, 1), ((1, 0), (1, 0))),
+        ((1, 1), (2, 2), (2, 1), (2, 1), ((2, 1), (2, 1))),  # 'same': d (k - 1) - p
+        ((1, 1), (1, 1), (0, 2), (0, 2), None),  # wider than the kernel's reach (width)
+        ((1, 2), (1, 1), (0, 0), (0, 0), None),  # a stride above 1: col2im
+    ],
+)
+def test_input_gradient_is_a_convolution_exactly_where_it_applies(
+    stride, dilation, before, after, full
+):
+    """With stride 1, dL/dx is the correlation of the upstream gradient, padded by
+    d (k - 1) - p, with the flipped kernel (channels swapped per group). Either way gives the
+    same values, so the geometry is checked itself, and the result against torch's."""
+    kernel, (h, w) = (3, 2), (7, 6)
+    out = tuple(conv.output_size((h, w)[a], kernel[a], stride[a], (before[a], after[a]),
+                                 dilation[a]) for a in range(2))  # fmt: skip
+    geometry = Geometry(kernel, stride, dilation, before, after, out)
+    got = conv._full_geometry(geometry, h, w)
+    if full is None:
+        assert got is None
+        return
+    assert (got.before, got.after, got.out, got.stride) == (*full, (h, w), (1, 1))
+    weight = torch.randn(6, 2, *kernel, dtype=torch.float64)
+    up = torch.randn(2, 6, *out, dtype=torch.float64)
+    padded = F.conv_transpose2d(up, weight, dilation=dilation, groups=2)  # dL/d(padded x)
+    expected = padded[:, :, before[0] : before[0] + h, before[1] : before[1] + w]
+    ours = conv._correlate(up, conv._flipped(weight, 2), got, 2)
+    torch.testing.assert_close(ours, expected)
 
 
 def test_non_contiguous_unbatched_and_empty_inputs():
