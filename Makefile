@@ -170,7 +170,7 @@ nbval-portable: $(STAMP)
 ## make system-deps: the Debian packages the tests need (pdf-deps, browser-deps); `make test`
 ## runs it first. Each says what it installs; nothing is installed unless run as root.
 system-deps: pdf-deps browser-deps
-	@echo "system-deps: checked (anything missing is named above)"
+	@echo "system-deps: done (anything installed or missing is named above)"
 
 ## make browser-deps: Debian's Chromium (and a Chinese font, fonts-noto-cjk, for the Chinese
 ## edition) for tests/book/test_browser.py. Installed only when

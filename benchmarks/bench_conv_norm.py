@@ -11,10 +11,11 @@ the batch, and the explicit backward) against ``F.conv2d`` (oneDNN on the CPU, c
 beta, as ``nn.LayerNorm`` has by default) against ``F.batch_norm`` and ``F.layer_norm`` on the
 same activations.
 
-For each op the report also counts the minor page faults of one forward + backward: the pages
-that tensors allocated fresh from the operating system touch for the first time. Each costs
-time in the kernel that no arithmetic accounts for, and an op that allocates more temporaries
-than the heap keeps pays it on every call.
+For each op the report also counts the process's minor page faults per forward + backward
+(getrusage; host memory only), mostly pages of newly allocated tensors touched for the first
+time. Each costs operating-system time that no arithmetic accounts for; an op whose large
+temporaries the allocator returns to the operating system when they are freed pays it on
+every call.
 
 A measurement, not a test: nothing here fails on a slow machine. Prints a table (median
 milliseconds, ratio nnlib / torch) and saves the figure.

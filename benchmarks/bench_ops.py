@@ -15,15 +15,14 @@ Two modes for nnlib, each against the same eager torch built-in:
 * compiled: the same nnlib functions (forward and explicit backward) passed through
   ``torch.compile``, which fuses those passes into one kernel. Compilation time (seconds
   per op, once) is excluded from the timings and printed separately. The built-in passed
-  through ``torch.compile`` is timed too: what the compiler makes of torch's own op is the
-  floor for what it can make of nnlib's, so its ratio to eager torch separates the
-  compiler's cost from nnlib's.
+  through ``torch.compile`` is timed too, as a reference: its ratio to eager torch is the
+  compiler's own cost on that op, and compiled nnlib against compiled torch is what is
+  left for nnlib's formula.
 
 Every timing runs on the torch threads the report names (``benchmark.Timer`` would use one
 thread by default, and a compiled function compiled under another thread count compiles
-again). Compilation runs in this process (inductor's ``compile_threads = 1``): a pool of compile
-workers goes on using the CPU after a compile returns, and on a 2-core machine it slowed the
-timings that followed it by up to ten times.
+again). Compilation runs without inductor's pool of worker processes (``compile_threads =
+1``), so that no compile worker shares the CPU with the timings.
 
 A measurement, not a test: nothing here fails on a slow machine.
 """
@@ -178,7 +177,9 @@ def main(argv=None) -> int:
     worst = {mode: {} for mode in modes}
     compile_s = 0.0
     for group, op, ours, theirs, make in cases(device, args.size_factor):
-        torch._dynamo.reset()  # compiled built-ins share one wrapper's cache: a fresh one each
+        # dynamo caches compiled code per code object, and torch.compile wraps C built-ins in
+        # one shared wrapper: reset, so that each op compiles afresh
+        torch._dynamo.reset()
         x = make()
         copy = copy_bandwidth(x, min_run)
 
@@ -195,7 +196,8 @@ def main(argv=None) -> int:
             nonlocal compile_s
             fn = torch.compile(fn)
             start = time.perf_counter()
-            time_fwd_bwd(fn, x, 0.0)  # noqa: B023 (the first call compiles forward and backward)
+            # the first call compiles forward and backward
+            time_fwd_bwd(fn, x, 0.0)  # noqa: B023 (called in this iteration)
             compile_s += time.perf_counter() - start
             return fn
 

@@ -65,7 +65,8 @@ def _step(x: torch.Tensor) -> torch.Tensor:
 def _minus_abs(x: torch.Tensor) -> torch.Tensor:
     """-|x| whose autograd slope at 0 is +1, the x <= 0 branch that ``_step`` picks there, so
     that a backward built from these helpers differentiates correctly at 0 (torch's abs has
-    slope 0 there, which would make the second derivative of a sigmoid 0 at 0)."""
+    slope 0 there, which would give ``_stable_sigmoid`` the slope 0 at 0 instead of 1/4, and
+    so softplus a second derivative of 0 there)."""
     return x - 2 * torch.relu(x)
 
 
@@ -830,7 +831,8 @@ def _maxout_abs_derivative(x):
 _F = torch.nn.functional
 _SELU_MAX_D = SELU_SCALE * SELU_ALPHA  # sup of lambda*alpha*e^x for x <= 0
 
-#: Every element-wise activation, with its default parameters: name -> (f, f').
+#: Every element-wise activation, with its default parameters (PReLU and maxout: the
+#: registry's examples of them): name -> (f, f').
 #: The registry below adds to each its torch counterpart and properties; the backprop
 #: module uses only this.
 ELEMENTWISE: dict[str, tuple[_Fn, _Fn]] = {

@@ -28,17 +28,19 @@ Backward, from the same columns:
 
 With stride 1 the backward pass computes :math:`\partial L/\partial x` as that full
 convolution: the same im2col and one matrix product, applied to :math:`g` padded by
-:math:`d(k - 1) - p` on each side, with the kernel flipped and its in and out channels
-swapped. With a larger stride (or a padding wider than the kernel's reach) it adds the column
-gradient back by col2im, one kernel offset at a time.
+:math:`d(k - 1) - p` on each side (:math:`p` that side's own padding), with the kernel flipped
+and its in and out channels swapped within each group. With a larger stride (or a padding
+wider than the kernel's reach) it adds the column gradient back by col2im, one kernel offset
+at a time.
 
 The columns are :math:`k_h k_w` times larger than the input, so they are built for a chunk of
 the batch at a time (about ``COLUMN_BUDGET`` values, at least one example), as PyTorch's own
 fallback convolution builds them one example at a time: they are still in the cache when the
 matrix product reads them. Extra memory at the peak, beyond input, weight and output: the
-padded input and one chunk of columns in the forward pass; in the backward pass also the
-padded upstream gradient and one chunk of its columns (stride 1), or the padded input's
-gradient and the chunk's column gradient (col2im). The columns are built again in the backward
+padded input and one chunk of columns in the forward pass. In the backward pass, with stride
+1: the padded upstream gradient and a chunk of its columns, then the padded input and a chunk
+of its columns for :math:`\partial L/\partial w`; otherwise the padded input, its gradient, a
+chunk of columns and the chunk's column gradient. The columns are built again in the backward
 pass rather than kept.
 """
 
@@ -117,9 +119,9 @@ def _correlate(x: torch.Tensor, weight: torch.Tensor, g: Geometry, groups: int) 
 
 
 def _full_geometry(g: Geometry, h: int, w: int) -> Geometry | None:
-    """Where dL/dx is itself a convolution: with stride 1, of the upstream gradient padded by
-    d (k - 1) - p on each side, with the kernel flipped (module docstring). None for a stride
-    above 1, or a padding wider than the kernel's reach."""
+    """The geometry of dL/dx as a stride-1 correlation of the upstream gradient, padded by
+    d (k - 1) - p on each side, with the flipped kernel (module docstring). None when either
+    stride exceeds 1 or either side's padding exceeds d (k - 1)."""
     if g.stride != (1, 1):
         return None
     reach = [d * (k - 1) for k, d in zip(g.kernel, g.dilation, strict=True)]
@@ -156,11 +158,12 @@ class _Conv2d(Function):
         c_out, length = weight.shape[0], g.out[0] * g.out[1]
         wg = weight.reshape(groups, c_out // groups, -1)
         grad_x = grad_w = grad_b = None
-        xp = g.pad(x)
         full = _full_geometry(g, h, w) if ctx.needs_input_grad[0] else None
         if full is not None:  # dL/dx by one more im2col and product, not k_h k_w adds
             grad_x = _correlate(grad_out, _flipped(weight, groups), full, groups)
-        grad_xp = torch.zeros_like(xp) if ctx.needs_input_grad[0] and full is None else None
+        col2im = ctx.needs_input_grad[0] and full is None
+        xp = g.pad(x) if col2im or ctx.needs_input_grad[1] else x
+        grad_xp = torch.zeros_like(xp) if col2im else None
         grad_wg = torch.zeros_like(wg) if ctx.needs_input_grad[1] else None
         for part in _chunks(g, n, c_in):
             go = grad_out[part].reshape(-1, c_out, length).transpose(0, 1)

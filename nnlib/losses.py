@@ -959,11 +959,11 @@ REGRESSION_LOSSES: dict[str, LossSpec] = {
 
 @dataclass(frozen=True, kw_only=True)
 class ClassificationLossSpec:
-    """One classification loss: the function, its counterpart elsewhere, its target."""
+    """One classification loss: the function, its PyTorch or torchvision counterpart, its target."""
 
     function: Callable[..., torch.Tensor]
     torch_name: str | None  # the dotted name of the PyTorch (or torchvision) counterpart
-    target: str  # what the target holds, and what the input is
+    target: str  # what the target holds (and the input, where it matters)
 
 
 CLASSIFICATION_LOSSES: dict[str, ClassificationLossSpec] = {

@@ -156,30 +156,33 @@ def _backward(ctx, grad_out, dims, param_dims, weight):
     shared over ``param_dims``. With ``create_graph=True`` the statistics are computed again
     from x, so that double backward sees how they move; else the forward pass's are used.
 
-    Without ``create_graph`` it keeps two tensors of the input's size, x_hat and dL/dx, and
-    works in place on them (one more, g_hat x_hat, lives only for its mean): a tensor the heap
-    has to take afresh from the operating system costs a page fault per page it touches."""
+    Without ``create_graph`` it keeps two input-sized tensors, x_hat and dL/dx (four for half
+    inputs, with float32 copies of x and dL/dy), and works in place on them; one more,
+    g_hat x_hat, lives only for its mean. Fewer large temporaries matter on the CPU, where a
+    large tensor that the allocator maps afresh costs a page fault per page on first touch."""
     x, _, mean, c, inv_std = ctx.saved_tensors
     xc = _in_compute_dtype(x)
     g = grad_out.to(xc.dtype)  # float32 arithmetic for half inputs, as in the forward pass
-    if torch.is_grad_enabled():  # double backward: ops it can differentiate, none in place
-        x_hat, (_, _, inv_std), _ = _normalise(xc, dims, ctx.eps)
+    wants_w = weight is not None and ctx.needs_input_grad[1]
+    grad_x = grad_w = None
+    if torch.is_grad_enabled():  # double backward: differentiable ops, in place only on
+        x_hat, (_, _, inv_std), _ = _normalise(xc, dims, ctx.eps)  # fresh temporaries
         g_hat = g if weight is None else g * weight
-        grad_x = _three_terms(g_hat, x_hat, inv_std, dims) if ctx.needs_input_grad[0] else None
-        grad_w = _sum_over(g * x_hat, param_dims) if weight is not None else None
+        if ctx.needs_input_grad[0]:
+            grad_x = _three_terms(g_hat, x_hat, inv_std, dims)
+        if wants_w:
+            grad_w = _sum_over(g * x_hat, param_dims)
     else:
         x_hat = _standardise(xc, mean, c, inv_std)
-        g_hat = g * weight if weight is not None else g
-        grad_x = None
         if ctx.needs_input_grad[0]:
+            g_hat = g * weight if weight is not None else g
             mean_g = g_hat.mean(dims, keepdim=True)
             mean_gx = (g_hat * x_hat).mean(dims, keepdim=True)
             # the three terms in place on g_hat where it is this function's own (g gamma)
             grad_x = g_hat.sub_(mean_g) if weight is not None else g - mean_g
             grad_x = grad_x.addcmul_(x_hat, -mean_gx).mul_(inv_std)
-        grad_w = _sum_over(x_hat.mul_(g), param_dims) if weight is not None else None
-    if not ctx.needs_input_grad[1]:
-        grad_w = None
+        if wants_w:
+            grad_w = _sum_over(x_hat.mul_(g), param_dims)
     grad_b = _sum_over(g, param_dims) if ctx.has_bias and ctx.needs_input_grad[2] else None
     return grad_x, grad_w, grad_b
 

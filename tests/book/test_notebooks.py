@@ -396,8 +396,8 @@ def test_real_book_builds_with_no_network(book):
 
 
 def test_ci_runs_make_test_and_fails_with_it(tmp_path):
-    """.ci/run runs `make test` and nothing else in its place, from the project root, and
-    fails when it fails (a stub make on PATH records its arguments and exits 3). The stored
+    """.ci/run calls make exactly once, as `make test` from the project root, and exits with
+    its status (a stub make on PATH records its arguments and exits 3). The stored
     outputs, the offline build and the strict flags are checked where the book is built."""
     stub = tmp_path / "bin" / "make"
     stub.parent.mkdir()

@@ -89,8 +89,9 @@ def test_input_gradient_is_a_convolution_exactly_where_it_applies(
     stride, dilation, before, after, full
 ):
     """With stride 1, dL/dx is the correlation of the upstream gradient, padded by
-    d (k - 1) - p, with the flipped kernel (channels swapped per group). Either way gives the
-    same values, so the geometry is checked itself, and the result against torch's."""
+    d (k - 1) - p, with the flipped kernel (channels swapped per group). Both paths give the
+    same values, so the values cannot show which ran: the geometry is checked directly, and
+    the result against torch's."""
     kernel, (h, w) = (3, 2), (7, 6)
     out = tuple(conv.output_size((h, w)[a], kernel[a], stride[a], (before[a], after[a]),
                                  dilation[a]) for a in range(2))  # fmt: skip
