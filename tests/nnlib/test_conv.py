@@ -109,6 +109,54 @@ def test_input_gradient_is_a_convolution_exactly_where_it_applies(
     torch.testing.assert_close(ours, expected)
 
 
+@pytest.mark.parametrize("stride", [1, 2])
+def test_gradient_of_the_input_alone_matches_torch(stride):
+    """The weight frozen: dL/dx alone, by the full convolution (stride 1) or col2im."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 4, 7, 6, generator=g, dtype=torch.float64)
+    w = torch.randn(6, 2, 3, 2, generator=g, dtype=torch.float64)
+    up = torch.randn(F.conv2d(x, w, stride=stride, padding=1, groups=2).shape, generator=g,
+                     dtype=torch.float64)  # fmt: skip
+
+    def grad_x(fn):
+        leaf = x.clone().requires_grad_(True)
+        (fn(leaf, w, stride=stride, padding=1, groups=2) * up).sum().backward()
+        return leaf.grad
+
+    torch.testing.assert_close(grad_x(conv2d), grad_x(F.conv2d))
+
+
+@pytest.mark.parametrize(
+    ("stride", "needs", "correlations", "col2im"),
+    [
+        (1, (True, True), 2, 0),  # forward, and dL/dx as a convolution
+        (1, (False, True), 1, 0),  # no dL/dx asked for: no work for it
+        (2, (True, True), 1, 1),  # col2im, once per chunk of the batch (one chunk here)
+    ],
+)
+def test_backward_takes_the_path_its_stride_allows(monkeypatch, stride, needs, correlations,
+                                                   col2im):  # fmt: skip
+    """Both paths give the same values (tests above); this checks which one runs, counted by
+    wrapping the module's two helpers."""
+    calls = {"correlate": 0, "col2im": 0}
+    correlate, col2im_add = conv._correlate, conv._col2im_add_
+
+    def counted_correlate(*args):
+        calls["correlate"] += 1
+        return correlate(*args)
+
+    def counted_col2im(*args):
+        calls["col2im"] += 1
+        return col2im_add(*args)
+
+    monkeypatch.setattr(conv, "_correlate", counted_correlate)
+    monkeypatch.setattr(conv, "_col2im_add_", counted_col2im)
+    x = torch.randn(2, 4, 7, 6, dtype=torch.float64).requires_grad_(needs[0])
+    w = torch.randn(6, 4, 3, 2, dtype=torch.float64).requires_grad_(needs[1])
+    conv2d(x, w, stride=stride, padding=1).sum().backward()
+    assert (calls["correlate"], calls["col2im"]) == (correlations, col2im)
+
+
 def test_non_contiguous_unbatched_and_empty_inputs():
     g = torch.Generator().manual_seed(0)
     w = torch.randn(3, 2, 3, 3, generator=g, dtype=torch.float64)

@@ -651,3 +651,20 @@ def test_gradients_recorded_for_double_backward_are_the_gradients(which):
         _grads_for_double_backward(theirs, x, weight, upstream),
         **TOL_SUMS[torch.float64],
     )
+
+
+@pytest.mark.parametrize("which", list(NORMALISATIONS))
+def test_double_backward_gradient_of_the_input_alone(which):
+    """With create_graph=True and gamma frozen, dL/dx is still computed (and gamma's is not
+    asked for)."""
+    ours, theirs, c = NORMALISATIONS[which]
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(6, 3, 4, generator=g, dtype=torch.float64) * 3 + 1
+    weight = torch.randn(c, generator=g, dtype=torch.float64)
+    upstream = torch.randn(x.shape, generator=g, dtype=torch.float64)
+
+    def grad_x(fn):
+        leaf = x.clone().requires_grad_(True)
+        return torch.autograd.grad((fn(leaf, weight) * upstream).sum(), leaf, create_graph=True)
+
+    torch.testing.assert_close(grad_x(ours), grad_x(theirs), **TOL_SUMS[torch.float64])
