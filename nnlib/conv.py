@@ -159,8 +159,9 @@ class _Conv2d(Function):
         wg = weight.reshape(groups, c_out // groups, -1)
         grad_x = grad_w = grad_b = None
         full = _full_geometry(g, h, w) if ctx.needs_input_grad[0] else None
-        if full is not None:  # dL/dx by one more im2col and product, not k_h k_w adds
-            grad_x = _correlate(grad_out, _flipped(weight, groups), full, groups)
+        if full is not None:  # dL/dx: one more im2col and product
+            flipped = _flipped(weight, groups)
+            grad_x = _correlate(grad_out, flipped, full, groups)
         col2im = ctx.needs_input_grad[0] and full is None
         xp = g.pad(x) if col2im or ctx.needs_input_grad[1] else x
         grad_xp = torch.zeros_like(xp) if col2im else None

@@ -134,14 +134,16 @@ def _standardise(xc: torch.Tensor, mean: torch.Tensor, c: torch.Tensor, inv_std:
     return (xc - mean).sub_(c).mul_(inv_std)
 
 
-def _three_terms(g_hat, x_hat, inv_std, dims) -> torch.Tensor:
+def _three_terms(g_hat, x_hat, inv_std, dims, owned=False) -> torch.Tensor:
     """dL/dx of a normalisation over ``dims`` (module docstring): the direct
     path, minus the path through the mean, minus the path through the
     standard deviation,
-    ``inv_std * (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat))``."""
+    ``inv_std * (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat))``.
+    ``owned``: g_hat is a temporary of the caller's, and is written over."""
     mean_g = g_hat.mean(dims, keepdim=True)
     mean_gx = (g_hat * x_hat).mean(dims, keepdim=True)
-    return (g_hat - mean_g).addcmul_(x_hat, -mean_gx).mul_(inv_std)
+    direct = g_hat.sub_(mean_g) if owned else g_hat - mean_g
+    return direct.addcmul_(x_hat, -mean_gx).mul_(inv_std)
 
 
 def _affine(x_hat: torch.Tensor, weight, bias) -> torch.Tensor:
@@ -174,13 +176,10 @@ def _backward(ctx, grad_out, dims, param_dims, weight):
             grad_w = _sum_over(g * x_hat, param_dims)
     else:
         x_hat = _standardise(xc, mean, c, inv_std)
-        if ctx.needs_input_grad[0]:
+        if ctx.needs_input_grad[0]:  # in place on g_hat where it is ours (g gamma)
             g_hat = g * weight if weight is not None else g
-            mean_g = g_hat.mean(dims, keepdim=True)
-            mean_gx = (g_hat * x_hat).mean(dims, keepdim=True)
-            # the three terms in place on g_hat where it is this function's own (g gamma)
-            grad_x = g_hat.sub_(mean_g) if weight is not None else g - mean_g
-            grad_x = grad_x.addcmul_(x_hat, -mean_gx).mul_(inv_std)
+            owned = weight is not None
+            grad_x = _three_terms(g_hat, x_hat, inv_std, dims, owned=owned)
         if wants_w:
             grad_w = _sum_over(x_hat.mul_(g), param_dims)
     grad_b = _sum_over(g, param_dims) if ctx.has_bias and ctx.needs_input_grad[2] else None
