@@ -40,28 +40,28 @@ from nnlib.norm import batch_norm, layer_norm
 from tools import report
 
 
-def time_fwd_bwd(fn, tensors, min_run_time: float) -> float:
-    """Median seconds of one forward + backward of fn(*tensors) with respect to all of them."""
+def fwd_bwd_step(fn, tensors):
+    """One forward + backward of fn(*tensors) with respect to all of them, as a function."""
     leaves = [t.detach().requires_grad_(True) for t in tensors]
-    out = fn(*leaves)
-    grad = torch.ones_like(out)
+    grad = torch.ones_like(fn(*leaves))
+    return lambda: torch.autograd.grad(fn(*leaves), leaves, grad)
 
-    def step():
-        torch.autograd.grad(fn(*leaves), leaves, grad)
 
+def time_fwd_bwd(fn, tensors, min_run_time: float) -> float:
+    """Median seconds of one forward + backward of fn(*tensors)."""
     timer = benchmark.Timer(
-        stmt="step()", globals={"step": step}, num_threads=torch.get_num_threads()
-    )
+        stmt="step()", globals={"step": fwd_bwd_step(fn, tensors)},
+        num_threads=torch.get_num_threads(),
+    )  # fmt: skip
     return timer.blocked_autorange(min_run_time=min_run_time).median
 
 
 def faults_per_call(fn, tensors, calls: int = 20) -> float:
     """Minor page faults of one forward + backward of fn(*tensors), on average."""
-    leaves = [t.detach().requires_grad_(True) for t in tensors]
-    grad = torch.ones_like(fn(*leaves))
+    step = fwd_bwd_step(fn, tensors)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(calls):
-        torch.autograd.grad(fn(*leaves), leaves, grad)
+        step()
     return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
 
 

@@ -165,23 +165,18 @@ def _backward(ctx, grad_out, dims, param_dims, weight):
     x, _, mean, c, inv_std = ctx.saved_tensors
     xc = _in_compute_dtype(x)
     g = grad_out.to(xc.dtype)  # float32 arithmetic for half inputs, as in the forward pass
-    wants_w = weight is not None and ctx.needs_input_grad[1]
-    grad_x = grad_w = None
-    if torch.is_grad_enabled():  # double backward: differentiable ops, in place only on
-        x_hat, (_, _, inv_std), _ = _normalise(xc, dims, ctx.eps)  # fresh temporaries
-        g_hat = g if weight is None else g * weight
-        if ctx.needs_input_grad[0]:
-            grad_x = _three_terms(g_hat, x_hat, inv_std, dims)
-        if wants_w:
-            grad_w = _sum_over(g * x_hat, param_dims)
+    recorded = torch.is_grad_enabled()  # double backward: no in-place op on what it saves
+    if recorded:
+        x_hat, (_, _, inv_std), _ = _normalise(xc, dims, ctx.eps)
     else:
         x_hat = _standardise(xc, mean, c, inv_std)
-        if ctx.needs_input_grad[0]:  # in place on g_hat where it is ours (g gamma)
-            g_hat = g * weight if weight is not None else g
-            owned = weight is not None
-            grad_x = _three_terms(g_hat, x_hat, inv_std, dims, owned=owned)
-        if wants_w:
-            grad_w = _sum_over(x_hat.mul_(g), param_dims)
+    grad_x = grad_w = None
+    if ctx.needs_input_grad[0]:  # in place on g_hat where it is ours (g gamma)
+        g_hat = g if weight is None else g * weight
+        owned = weight is not None and not recorded
+        grad_x = _three_terms(g_hat, x_hat, inv_std, dims, owned=owned)
+    if weight is not None and ctx.needs_input_grad[1]:
+        grad_w = _sum_over(g * x_hat if recorded else x_hat.mul_(g), param_dims)
     grad_b = _sum_over(g, param_dims) if ctx.has_bias and ctx.needs_input_grad[2] else None
     return grad_x, grad_w, grad_b
 
