@@ -108,7 +108,9 @@ def _sum_outer(a, b):
     """The sum over steps and examples of a_t^T b_t: (T, N, A), (T, N, B) -> (A, B), or with
     an ensemble dim (T, E, N, .) -> (E, A, B), one sum per network."""
     if a.dim() == 3:
-        return a.reshape(-1, a.shape[-1]).T @ b.reshape(-1, b.shape[-1])
+        a, b = a.reshape(-1, a.shape[-1]), b.reshape(-1, b.shape[-1])
+        # (b^T a)^T when b is the narrower: MKL is ~5x slower on a^T b with few columns in b
+        return (b.T @ a).T if b.shape[-1] < a.shape[-1] else a.T @ b
     return (a.mT @ b).sum(0)  # per step, then over the steps: faster than one einsum
 
 
@@ -168,18 +170,22 @@ class _LSTM(Function):
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
         hidden = w_hh.shape[-1]
-        inputs = _inputs(x, w_ih, b_ih, b_hh)
-        steps, w_hh_t = x.shape[0], w_hh.mT
-        acts = inputs.new_empty(inputs.shape)  # every step's gates i, f, g, o
-        out, cells, tanh_cells = (h0.new_empty(steps, *h0.shape) for _ in range(3))
-        h, c = h0, c0
-        for t in range(steps):
-            a = _addmm(inputs[t], h, w_hh_t)  # pre-activations of the gates i, f, g, o
-            act = torch.sigmoid(a, out=acts[t])  # torch's own, as the RNN's tanh: stable
-            torch.tanh(a[..., 2 * hidden : 3 * hidden], out=act[..., 2 * hidden : 3 * hidden])
-            i, f, g, o = act.chunk(4, dim=-1)
-            c = torch.mul(f, c, out=cells[t]).addcmul_(i, g)  # f c + i g: dc_t/dc_{t-1} = f
-            h = torch.mul(o, torch.tanh(c, out=tanh_cells[t]), out=out[t])
+        # every step's input part of the gates' pre-activations; step t overwrites its slice
+        # with the gates' values i, f, g, o (no second sequence-sized buffer to fill)
+        acts = _inputs(x, w_ih, b_ih, b_hh)
+        out, cells, tanh_cells = (h0.new_empty(x.shape[0], *h0.shape) for _ in range(3))
+        h, c, w_hh_t = h0, c0, w_hh.mT
+        # per step: all gates, the gates one by one (views, made once), c_t, tanh(c_t), h_t
+        gates = zip(*acts.unflatten(-1, (4, -1)).unbind(-2), strict=True)
+        steps = zip(acts, gates, cells, tanh_cells, out, strict=True)
+        a = acts.new_empty(acts.shape[1:])  # a step's gate pre-activations, one buffer for all
+        a_g = a[..., 2 * hidden : 3 * hidden]  # those of the gate g
+        for act, (i, f, g, o), c_t, tanh_c_t, h_t in steps:
+            _addmm(act, h, w_hh_t, out=a)  # pre-activations of the gates i, f, g, o
+            torch.sigmoid(a, out=act)  # torch's own, as the RNN's tanh: stable
+            torch.tanh(a_g, out=g)
+            c = torch.mul(f, c, out=c_t).addcmul_(i, g)  # f c + i g: dc_t/dc_{t-1} = f
+            h = torch.mul(o, torch.tanh(c, out=tanh_c_t), out=h_t)
         ctx.save_for_backward(x, h0, c0, w_ih, w_hh, out, cells, tanh_cells, acts)
         ctx.has_b_ih, ctx.has_b_hh = b_ih is not None, b_hh is not None
         return out, c
@@ -202,21 +208,20 @@ class _LSTM(Function):
         torch.mul(i, torch.addcmul(torch.ones_like(g), g, g, value=-1), out=per_gate[..., 2, :])
         per_gate[..., 3, :].mul_(tanh_cells)  # tanh(c_t) o'
         through_tanh = o * (1 - tanh_cells * tanh_cells)
-        # grad_a[t], the gradient of step t's gate pre-activations: first those of i, f, g,
-        # which all come through c_t, then o's, which comes through h_t
-        grad_a = torch.empty_like(slopes)
-        ifg = 3 * out.shape[-1]  # the columns of the gates i, f, g
-        cell_part = grad_a[..., :ifg].unflatten(-1, (3, -1))  # (T, N, 3, H)
-        cell_slopes = slopes[..., :ifg].unflatten(-1, (3, -1))
+        # Step t turns its slopes into grad_a[t], the gradient of its gate pre-activations, in
+        # place: first those of i, f, g, which all come through c_t, then o's, through h_t.
+        grad_a, ifg = slopes, 3 * out.shape[-1]  # ifg: the columns of the gates i, f, g
+        cell_part, o_part = grad_a[..., :ifg].unflatten(-1, (3, -1)), grad_a[..., ifg:]
         back_h = torch.zeros_like(h0)  # W_hh^T grad_a_{t+1}: nothing after the last step
         back_c = grad_c_n  # the gradient reaching c_t from step t + 1 (or from c_n)
-        for t in reversed(range(out.shape[0])):  # backpropagation through time
-            grad_h = grad_out[t] + back_h
-            grad_c = torch.addcmul(back_c, grad_h, through_tanh[t])
-            torch.mul(cell_slopes[t], grad_c.unsqueeze(-2), out=cell_part[t])
-            torch.mul(slopes[t, ..., ifg:], grad_h, out=grad_a[t, ..., ifg:])
-            back_c = grad_c * f[t]  # along the cell: multiplied by the forget gate only
-            back_h = grad_a[t] @ w_hh
+        steps = zip(grad_out, through_tanh, grad_a, cell_part, o_part, f, strict=True)
+        for grad_out_t, through_tanh_t, grad_a_t, cell_t, o_t, f_t in reversed(list(steps)):
+            grad_h = grad_out_t + back_h  # backpropagation through time, last step first
+            grad_c = torch.addcmul(back_c, grad_h, through_tanh_t)
+            cell_t.mul_(grad_c.unsqueeze(-2))  # i, f, g: (N, 3, H) times (N, 1, H)
+            o_t.mul_(grad_h)
+            back_c = grad_c * f_t  # along the cell: multiplied by the forget gate only
+            back_h = grad_a_t @ w_hh
         grad_w_hh = _sum_outer(grad_a, previous)  # sum over t of grad_a_t h_{t-1}^T
         grad_w_ih = _sum_outer(grad_a, x)
         grad_b = _sum_steps(grad_a)
