@@ -11,6 +11,13 @@ the batch, and the explicit backward) against ``F.conv2d`` (oneDNN on the CPU, c
 beta, as ``nn.LayerNorm`` has by default) against ``F.batch_norm`` and ``F.layer_norm`` on the
 same activations.
 
+For the convolution the report also times its matrix products alone: the three products of
+forward + backward (y = W C, dL/dW = G C^T, and dL/dx as the product of the flipped kernel
+with the upstream gradient's columns, stride 1), run through ``torch.matmul`` on columns
+built beforehand, chunk by chunk as nnlib builds them. That time is the floor of any im2col
+design that calls the same products: what remains of nnlib's time above it is the columns'
+copies and the rest. The same arithmetic over the time gives GFLOP/s for it and for torch.
+
 For each op the report also counts the process's minor page faults per forward + backward
 (getrusage; host memory only), mostly pages of newly allocated tensors touched for the first
 time. Each costs operating-system time that no arithmetic accounts for; an op whose large
@@ -35,7 +42,8 @@ from torch.utils import benchmark
 
 import nnlib
 from benchmarks.bench_ops import copy_bandwidth
-from nnlib.conv import conv2d
+from nnlib._windows import Geometry
+from nnlib.conv import _chunks, _flipped, _full_geometry, _im2col, conv2d
 from nnlib.norm import batch_norm, layer_norm
 from tools import report
 
@@ -49,11 +57,7 @@ def fwd_bwd_step(fn, tensors):
 
 def time_fwd_bwd(fn, tensors, min_run_time: float) -> float:
     """Median seconds of one forward + backward of fn(*tensors)."""
-    timer = benchmark.Timer(
-        stmt="step()", globals={"step": fwd_bwd_step(fn, tensors)},
-        num_threads=torch.get_num_threads(),
-    )  # fmt: skip
-    return timer.blocked_autorange(min_run_time=min_run_time).median
+    return time_call(fwd_bwd_step(fn, tensors), min_run_time)
 
 
 def faults_per_call(fn, tensors, calls: int = 20) -> float:
@@ -63,6 +67,40 @@ def faults_per_call(fn, tensors, calls: int = 20) -> float:
     for _ in range(calls):
         step()
     return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
+
+
+def conv_products(x: torch.Tensor, w: torch.Tensor):
+    """The matrix products of one forward + backward of nnlib's conv2d with padding k // 2
+    (stride 1, groups 1) on columns built beforehand, as a function, and their FLOPs."""
+    n, c, h, width = x.shape
+    c_out, k = w.shape[0], w.shape[-1]
+    pad = (k // 2, k // 2)
+    g = Geometry((k, k), (1, 1), (1, 1), pad, pad, (h, width))
+    full = _full_geometry(g, h, width)
+    grad = torch.randn(n, c_out, h, width, device=x.device)
+    wm, flipped = w.reshape(1, c_out, -1), _flipped(w, 1).reshape(1, c, -1)
+    xp, gp = g.pad(x), full.pad(grad)
+    parts = [
+        (_im2col(xp[part], g, 1), _im2col(gp[part], full, 1),
+         grad[part].reshape(-1, c_out, h * width).transpose(0, 1).reshape(1, c_out, -1))
+        for part in _chunks(g, n, c)
+    ]  # fmt: skip
+
+    def products():
+        for cols, grad_cols, go in parts:
+            torch.matmul(wm, cols)  # y
+            torch.matmul(go, cols.mT)  # dL/dW
+            torch.matmul(flipped, grad_cols)  # dL/dx
+
+    return products, 3 * 2 * c_out * c * k * k * n * h * width
+
+
+def time_call(fn, min_run_time: float) -> float:
+    """Median seconds of fn()."""
+    timer = benchmark.Timer(
+        stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads()
+    )  # fmt: skip
+    return timer.blocked_autorange(min_run_time=min_run_time).median
 
 
 #: A normalisation's forward + backward moves at least 5 times its input: it reads x and writes
@@ -111,7 +149,7 @@ def main(argv=None) -> int:
     )
     print(f"{'op':11s} {'case':10s} {'size':>5s} {'torch ms':>9s} {'nnlib ms':>9s} {'ratio':>6s}"
           f" {'faults':>11s} {'copy GB/s':>9s} {'torch':>6s} {'nnlib':>6s}")  # fmt: skip
-    rows, shares = [], {}
+    rows, shares, floors = [], {}, {}
     for op, case, size, ours, theirs, tensors in cases(device, batch):
         t_torch = time_fwd_bwd(theirs, tensors, min_run)
         t_ours = time_fwd_bwd(ours, tensors, min_run)
@@ -119,7 +157,11 @@ def main(argv=None) -> int:
         rows.append((op, case, size, t_torch, t_ours, faults))
         line = (f"{op:11s} {case:10s} {size:5d} {t_torch * 1e3:9.3f} {t_ours * 1e3:9.3f} "
                 f"{t_ours / t_torch:6.2f} {faults[0]:5.0f} {faults[1]:5.0f}")  # fmt: skip
-        if op != "conv2d":  # memory-bound: the share of the copy bandwidth each reaches
+        if op == "conv2d":  # bound by arithmetic: the products' floor and GFLOP/s
+            products, flops = conv_products(*tensors)
+            floors[op, case, size] = (time_call(products, min_run), flops)
+            line += f" products {floors[op, case, size][0] * 1e3:9.3f} ms"
+        else:  # memory-bound: the share of the copy bandwidth each reaches
             copy = copy_bandwidth(tensors[0], min_run)
             moved = NORM_TRAFFIC * tensors[0].nbytes
             shares[op, case, size] = (copy, moved / t_torch / copy, moved / t_ours / copy)
@@ -152,24 +194,46 @@ def main(argv=None) -> int:
         f"- torch {torch.__version__} on {device} ({name or platform.machine()}), batch "
         f"{batch}, 32 channels, float32; forward + backward, median time; ratio = nnlib / "
         "torch",
-        f"- normalisation's bandwidth: {NORM_TRAFFIC} times the input's bytes (the "
-        "least a fused forward + backward moves) / time, as a share of the copy bandwidth "
-        "of `torch.clone` on the same input in the same run; convolution is bound by its "
-        "arithmetic, not by memory",
         "- faults: minor page faults per forward + backward (mean of 20 calls after the "
         "timing), torch / nnlib: pages of freshly allocated tensors touched for the first time",
         "",
-        "| op | case | size | torch ms | nnlib ms | ratio | faults | copy GB/s "
-        "| torch share of copy | nnlib share of copy |",
+        "## Convolution",
+        "",
+        "Bound by its arithmetic. products: nnlib's three matrix products of forward + "
+        "backward alone (`torch.matmul`, columns built beforehand, chunk by chunk as nnlib "
+        "builds them), the floor of this im2col design; GFLOP/s: the convolution's "
+        "forward + backward arithmetic (3 x 2 C_out C k^2 N H W) / time.",
+        "",
+        "| case | size | torch ms | nnlib ms | ratio | products ms | products / torch "
+        "| torch GFLOP/s | products GFLOP/s | faults |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for op, case, size, t_torch, t_ours, faults in rows:
+        if op == "conv2d":
+            floor, flops = floors[op, case, size]
+            lines.append(f"| {case} | {size} | {t_torch * 1e3:.3f} | {t_ours * 1e3:.3f} | "
+                         f"{t_ours / t_torch:.2f} | {floor * 1e3:.3f} | {floor / t_torch:.2f} | "
+                         f"{flops / t_torch / 1e9:.0f} | {flops / floor / 1e9:.0f} | "
+                         f"{faults[0]:.0f} / {faults[1]:.0f} |")  # fmt: skip
+    lines += [
+        "",
+        "## Normalisation",
+        "",
+        f"Bound by memory: {NORM_TRAFFIC} times the input's bytes (the least a fused forward + "
+        "backward moves) / time, as a share of the copy bandwidth of `torch.clone` on the "
+        "same input in the same run.",
+        "",
+        "| op | case | size | torch ms | nnlib ms | ratio | copy GB/s | torch share of copy "
+        "| nnlib share of copy | faults |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for op, case, size, t_torch, t_ours, faults in rows:
-        copy, torch_share, ours_share = shares.get((op, case, size), (None, None, None))
-        bandwidth = (" | | |" if copy is None else
-                     f"{copy / 1e9:.2f} | {torch_share:.2f} | {ours_share:.2f} |")  # fmt: skip
-        lines.append(f"| {op} | {case} | {size} | {t_torch * 1e3:.3f} | {t_ours * 1e3:.3f} | "
-                     f"{t_ours / t_torch:.2f} | {faults[0]:.0f} / {faults[1]:.0f} | "
-                     f"{bandwidth}")  # fmt: skip
+        if op != "conv2d":
+            copy, torch_share, ours_share = shares[op, case, size]
+            lines.append(f"| {op} | {case} | {size} | {t_torch * 1e3:.3f} | "
+                         f"{t_ours * 1e3:.3f} | {t_ours / t_torch:.2f} | {copy / 1e9:.2f} | "
+                         f"{torch_share:.2f} | {ours_share:.2f} | "
+                         f"{faults[0]:.0f} / {faults[1]:.0f} |")  # fmt: skip
     print(f"report: {report.write(f'conv-norm-{device.type}', lines)}")
     return 0
 
