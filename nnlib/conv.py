@@ -5,8 +5,9 @@ deep-learning library, computes a cross-correlation: the kernel is not flipped).
 
 Forward, by *im2col*: one strided view of the padded input (no copy) holds, for each of the
 :math:`k_h k_w` kernel offsets :math:`(a, b)`, the input value that offset sees at every
-output position. Copied out, it is a matrix of "columns", one column per output position, and
-the convolution is one matrix product of the weight with it:
+output position. Copied out, it is a matrix with one row per output position (the name,
+image to columns, is from the transposed layout), and the convolution is one matrix product
+of it with the weight:
 
 .. math::
     y_{n,o,i,j} = b_o + \sum_{c,a,b} w_{o,c,a,b}\;
@@ -33,6 +34,12 @@ and its in and out channels swapped within each group. With a larger stride (or 
 wider than the kernel's reach) it adds the column gradient back by col2im, one kernel offset
 at a time.
 
+The padded input is kept channels last, (N, H, W, C): one window's values for a kernel row,
+:math:`k_w` cells of all their channels, then lie side by side in memory, so each run the
+copy moves is :math:`k_w C` values long, not one image row. The row-per-position layout makes
+both products of the forward and weight gradient the faster shape for the CPU's matrix
+library: many rows times few columns (measured in ``benchmarks.bench_conv_norm``).
+
 The columns are :math:`k_h k_w` times larger than the input, so they are built for a chunk of
 the batch at a time (about ``COLUMN_BUDGET`` values, at least one example), as PyTorch's own
 fallback convolution builds them one example at a time: they are still in the cache when the
@@ -41,7 +48,8 @@ padded input and one chunk of columns in the forward pass. In the backward pass,
 1: the padded upstream gradient and a chunk of its columns, then the padded input and a chunk
 of its columns for :math:`\partial L/\partial w`; otherwise the padded input, its gradient, a
 chunk of columns and the chunk's column gradient. The columns are built again in the backward
-pass rather than kept.
+pass rather than kept. Going back to channels first copies each output, and the gradients of
+input and weight, once.
 """
 
 from __future__ import annotations
@@ -61,7 +69,7 @@ from nnlib._validation import (
     check_same_device,
     check_same_dtype,
 )
-from nnlib._windows import Geometry, batched, output_size, windows
+from nnlib._windows import Geometry, batched, output_size
 
 __all__ = ["conv2d", "output_size", "Conv2d"]
 
@@ -84,37 +92,78 @@ def _chunks(g: Geometry, n: int, c: int) -> list[slice]:
     return [slice(i, i + step) for i in range(0, n, step)]
 
 
+def _padded_last(x: torch.Tensor, g: Geometry) -> torch.Tensor:
+    """(N, C, H, W) -> (N, Hp, Wp, C): the input inside its zero padding, channels last, so
+    that the channels of a cell, and of a kernel row's neighbouring cells, lie side by side."""
+    n, c, h, w = x.shape
+    (top, left), (bottom, right) = g.before, g.after
+    padded = x.new_zeros(n, top + h + bottom, left + w + right, c)
+    padded[:, top : top + h, left : left + w] = x.permute(0, 2, 3, 1)
+    return padded
+
+
+def _windows_last(padded: torch.Tensor, g: Geometry, groups: int) -> torch.Tensor:
+    """(N, Hp, Wp, C) -> view (G, N, out_h, out_w, k_h, k_w, C/G) of the same memory: what
+    kernel offset (a, b) sees at output position (i, j), one group's channels at a time."""
+    s0, s1, s2, s3 = padded.stride()
+    view = padded.as_strided(
+        (padded.shape[0], *g.out, *g.kernel, padded.shape[3]),
+        (s0, s1 * g.stride[0], s2 * g.stride[1], s1 * g.dilation[0], s2 * g.dilation[1], s3),
+    )
+    return view.unflatten(-1, (groups, -1)).permute(5, 0, 1, 2, 3, 4, 6)
+
+
 def _im2col(xp: torch.Tensor, g: Geometry, groups: int) -> torch.Tensor:
-    """(N, C, Hp, Wp) padded input -> (G, C/G * k_h k_w, N out_h out_w) columns: one copy of
-    the strided view in which each kernel offset sees its input cell at every output position
-    of every example, so that one matrix product serves the whole chunk of the batch."""
-    n, c = xp.shape[:2]
-    cols = windows(xp, g)  # (N, C, kh, kw, oh, ow), a view
-    k = c // groups * g.kernel[0] * g.kernel[1]
-    return cols.permute(1, 2, 3, 0, 4, 5).reshape(groups, k, n * g.out[0] * g.out[1])
+    """(N, Hp, Wp, C) padded input -> (G, N out_h out_w, k_h k_w C/G): one copy of the
+    strided view, one row per output position of every example (the name, image to columns,
+    is from the transposed layout). With channels last each copied run is a kernel row's
+    k_w C/G values, not one image row."""
+    return _windows_last(xp, g, groups).flatten(-3).flatten(1, 3)
 
 
-def _col2im_add_(xp: torch.Tensor, cols: torch.Tensor, g: Geometry) -> None:
+def _col2im_add_(xp: torch.Tensor, cols: torch.Tensor, g: Geometry, groups: int) -> None:
     """The adjoint of :func:`_im2col`: add each kernel offset's column back onto the input
     cells it was read from (windows overlap, so cells collect several)."""
-    n, c = xp.shape[:2]
-    cols = cols.reshape(c, g.kernel[0], g.kernel[1], n, *g.out)
-    view = windows(xp, g).permute(1, 2, 3, 0, 4, 5)
+    view = _windows_last(xp, g, groups)
+    cols = cols.view(view.shape)
     for a in range(g.kernel[0]):
         for b in range(g.kernel[1]):
-            view[:, a, b] += cols[:, a, b]  # one offset's cells never overlap
+            view[..., a, b, :] += cols[..., a, b, :]  # one offset's cells never overlap
+
+
+def _weight_rows(weight: torch.Tensor, groups: int) -> torch.Tensor:
+    """(C_out, C/G, k_h, k_w) -> (G, C_out/G, k_h k_w C/G), in the columns' order."""
+    return weight.permute(0, 2, 3, 1).reshape(groups, weight.shape[0] // groups, -1)
+
+
+def _weight_from_rows(rows: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """The inverse of :func:`_weight_rows`: back to (C_out, C/G, k_h, k_w)."""
+    c_out, c_g, kh, kw = shape
+    return rows.reshape(c_out, kh, kw, c_g).permute(0, 3, 1, 2).contiguous()
+
+
+def _unpadded_first(padded: torch.Tensor, g: Geometry, h: int, w: int) -> torch.Tensor:
+    """The inverse of :func:`_padded_last`: the (H, W) cells, as (N, C, H, W)."""
+    top, left = g.before
+    return padded[:, top : top + h, left : left + w].permute(0, 3, 1, 2).contiguous()
+
+
+def _as_channels(rows: torch.Tensor, out: torch.Tensor) -> None:
+    """Copy (G, N L, C/G) rows, one per example and position, into out, (N, C, L)."""
+    groups, (n, c, length) = rows.shape[0], out.shape
+    out.view(n, groups, c // groups, length).copy_(
+        rows.view(groups, n, length, c // groups).permute(1, 0, 3, 2)
+    )
 
 
 def _correlate(x: torch.Tensor, weight: torch.Tensor, g: Geometry, groups: int) -> torch.Tensor:
-    """The convolution without its bias: y = w @ columns, a chunk of the batch at a time."""
+    """The convolution without its bias: y = columns @ w^T, a chunk of the batch at a time."""
     n, c_in = x.shape[:2]
-    c_out, length = weight.shape[0], g.out[0] * g.out[1]
-    xp = g.pad(x)
-    wg = weight.reshape(groups, c_out // groups, -1)  # (G, C_out/G, C/G * K)
-    y = x.new_empty(n, c_out, length)
+    xp, w_rows = _padded_last(x, g), _weight_rows(weight, groups)
+    c_out = weight.shape[0]
+    y = x.new_empty(n, c_out, g.out[0] * g.out[1])
     for part in _chunks(g, n, c_in):
-        yc = torch.matmul(wg, _im2col(xp[part], g, groups))  # (G, C_out/G, chunk * L)
-        y[part] = yc.reshape(c_out, -1, length).transpose(0, 1)
+        _as_channels(torch.matmul(_im2col(xp[part], g, groups), w_rows.mT), y[part])
     return y.view(n, c_out, *g.out)
 
 
@@ -156,30 +205,34 @@ class _Conv2d(Function):
         g, groups = ctx.g, ctx.groups
         n, c_in, h, w = x.shape
         c_out, length = weight.shape[0], g.out[0] * g.out[1]
-        wg = weight.reshape(groups, c_out // groups, -1)
+        w_rows = _weight_rows(weight, groups)  # (G, C_out/G, K)
+        need_x, need_w = ctx.needs_input_grad[:2]
         grad_x = grad_w = grad_b = None
-        full = _full_geometry(g, h, w) if ctx.needs_input_grad[0] else None
+        full = _full_geometry(g, h, w) if need_x else None
         if full is not None:  # dL/dx: one more im2col and product
             flipped = _flipped(weight, groups)
             grad_x = _correlate(grad_out, flipped, full, groups)
-        col2im = ctx.needs_input_grad[0] and full is None
-        xp = g.pad(x) if col2im or ctx.needs_input_grad[1] else x
+        col2im = need_x and full is None
+        xp = _padded_last(x, g) if col2im or need_w else x  # channels last
         grad_xp = torch.zeros_like(xp) if col2im else None
-        grad_wg = torch.zeros_like(wg) if ctx.needs_input_grad[1] else None
+        grad_rows = torch.zeros_like(w_rows) if need_w else None
         for part in _chunks(g, n, c_in):
-            go = grad_out[part].reshape(-1, c_out, length).transpose(0, 1)
-            # (C_out, chunk, L) -> (G, C_out/G, chunk * L)
-            go = go.reshape(groups, c_out // groups, -1)
+            # (chunk, C_out, L) -> (G, chunk L, C_out/G): a row per position
+            go = grad_out[part].reshape(-1, groups, c_out // groups, length)
+            go = go.permute(1, 0, 3, 2).reshape(groups, -1, c_out // groups)
             if grad_xp is not None:
-                # dL/dcolumns = w^T @ g, added back onto the input cells
-                _col2im_add_(grad_xp[part], torch.matmul(wg.mT, go), g)
-            if grad_wg is not None:
-                # dL/dw = g @ columns^T, summed over the chunk
-                grad_wg += torch.matmul(go, _im2col(xp[part], g, groups).mT)
-        if grad_xp is not None:
-            grad_x = g.crop(grad_xp, h, w)
-        if grad_wg is not None:
-            grad_w = grad_wg.reshape(weight.shape)
+                # dL/dcolumns = g @ w, added back onto the input cells
+                dcols = torch.matmul(go, w_rows)
+                _col2im_add_(grad_xp[part], dcols, g, groups)
+            if grad_rows is not None:
+                # dL/dw = g^T @ columns, summed over the chunk, computed
+                # as (columns^T @ g)^T: the faster product on the CPU
+                cols = _im2col(xp[part], g, groups)
+                grad_rows += torch.matmul(cols.mT, go).mT
+        if grad_xp is not None:  # the input's cells, channels first again
+            grad_x = _unpadded_first(grad_xp, g, h, w)
+        if grad_rows is not None:
+            grad_w = _weight_from_rows(grad_rows, weight.shape)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = grad_out.sum(dim=(0, 2, 3))
         return grad_x, grad_w, grad_b, None, None
