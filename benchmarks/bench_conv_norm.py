@@ -12,9 +12,9 @@ beta, as ``nn.LayerNorm`` has by default) against ``F.batch_norm`` and ``F.layer
 same activations.
 
 For the convolution the report also times its matrix products alone: the three products of
-forward + backward (y = W C, dL/dW = G C^T, and dL/dx as the product of the flipped kernel
-with the upstream gradient's columns, stride 1), run through ``torch.matmul`` on columns
-built beforehand, chunk by chunk as nnlib builds them. That time is the floor of any im2col
+forward + backward (y = C W^T with C the im2col matrix, dL/dW = (C^T G)^T, and dL/dx as the
+upstream gradient's im2col matrix times the flipped kernel, stride 1), run through
+``torch.matmul`` on matrices built beforehand, chunk by chunk as nnlib builds them. That time is the floor of any im2col
 design that calls the same products: what remains of nnlib's time above it is the columns'
 copies and the rest. The same arithmetic over the time gives GFLOP/s for it and for torch.
 
@@ -43,7 +43,15 @@ from torch.utils import benchmark
 import nnlib
 from benchmarks.bench_ops import copy_bandwidth
 from nnlib._windows import Geometry
-from nnlib.conv import _chunks, _flipped, _full_geometry, _im2col, conv2d
+from nnlib.conv import (
+    _chunks,
+    _flipped,
+    _full_geometry,
+    _im2col,
+    _padded_last,
+    _weight_rows,
+    conv2d,
+)
 from nnlib.norm import batch_norm, layer_norm
 from tools import report
 
@@ -78,19 +86,19 @@ def conv_products(x: torch.Tensor, w: torch.Tensor):
     g = Geometry((k, k), (1, 1), (1, 1), pad, pad, (h, width))
     full = _full_geometry(g, h, width)
     grad = torch.randn(n, c_out, h, width, device=x.device)
-    wm, flipped = w.reshape(1, c_out, -1), _flipped(w, 1).reshape(1, c, -1)
-    xp, gp = g.pad(x), full.pad(grad)
+    w_rows, flipped = _weight_rows(w, 1), _weight_rows(_flipped(w, 1), 1)
+    xp, gp = _padded_last(x, g), _padded_last(grad, full)
     parts = [
         (_im2col(xp[part], g, 1), _im2col(gp[part], full, 1),
-         grad[part].reshape(-1, c_out, h * width).transpose(0, 1).reshape(1, c_out, -1))
+         grad[part].permute(0, 2, 3, 1).reshape(1, -1, c_out))
         for part in _chunks(g, n, c)
     ]  # fmt: skip
 
     def products():
         for cols, grad_cols, go in parts:
-            torch.matmul(wm, cols)  # y
-            torch.matmul(go, cols.mT)  # dL/dW
-            torch.matmul(flipped, grad_cols)  # dL/dx
+            torch.matmul(cols, w_rows.mT)  # y
+            torch.matmul(cols.mT, go)  # dL/dW
+            torch.matmul(grad_cols, flipped.mT)  # dL/dx
 
     return products, 3 * 2 * c_out * c * k * k * n * h * width
 
