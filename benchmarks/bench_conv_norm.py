@@ -12,11 +12,14 @@ beta, as ``nn.LayerNorm`` has by default) against ``F.batch_norm`` and ``F.layer
 same activations.
 
 For the convolution the report also times its matrix products alone: the three products of
-forward + backward (y = C W^T with C the im2col matrix, dL/dW = (C^T G)^T, and dL/dx as the
-upstream gradient's im2col matrix times the flipped kernel, stride 1), run through
-``torch.matmul`` on matrices built beforehand, chunk by chunk as nnlib builds them. That time is the floor of any im2col
-design that calls the same products: what remains of nnlib's time above it is the columns'
-copies and the rest. The same arithmetic over the time gives GFLOP/s for it and for torch.
+forward + backward (y = C W^T with C the im2col matrix, one row per output position;
+dL/dW = (C^T G)^T with G the upstream gradient, one row per position; and dL/dx as the
+upstream gradient's im2col matrix times the flipped kernel, stride 1), through
+``torch.matmul``, chunk by chunk as nnlib runs them, on one chunk's matrices built
+beforehand and used for every chunk (so they are in the cache, as nnlib's are when it
+multiplies them). That time is a reference floor for this design: nnlib's time above it is
+the copies (im2col, the layout changes) and the rest. GFLOP/s: the nominal arithmetic of a
+direct convolution's forward + backward over the time, for the products and for torch.
 
 For each op the report also counts the process's minor page faults per forward + backward
 (getrusage; host memory only), mostly pages of newly allocated tensors touched for the first
@@ -79,7 +82,8 @@ def faults_per_call(fn, tensors, calls: int = 20) -> float:
 
 def conv_products(x: torch.Tensor, w: torch.Tensor):
     """The matrix products of one forward + backward of nnlib's conv2d with padding k // 2
-    (stride 1, groups 1) on columns built beforehand, as a function, and their FLOPs."""
+    (stride 1, groups 1), chunk by chunk, on matrices built beforehand for the first chunk
+    (and the last, when it is smaller), as a function; and their FLOPs."""
     n, c, h, width = x.shape
     c_out, k = w.shape[0], w.shape[-1]
     pad = (k // 2, k // 2)
@@ -87,12 +91,17 @@ def conv_products(x: torch.Tensor, w: torch.Tensor):
     full = _full_geometry(g, h, width)
     grad = torch.randn(n, c_out, h, width, device=x.device)
     w_rows, flipped = _weight_rows(w, 1), _weight_rows(_flipped(w, 1), 1)
-    xp, gp = _padded_last(x, g), _padded_last(grad, full)
-    parts = [
-        (_im2col(xp[part], g, 1), _im2col(gp[part], full, 1),
-         grad[part].permute(0, 2, 3, 1).reshape(1, -1, c_out))
-        for part in _chunks(g, n, c)
-    ]  # fmt: skip
+    chunks = _chunks(g, n, c)
+    built = {}
+    for part in (chunks[0], chunks[-1]):
+        size = len(range(n)[part])
+        if size not in built:
+            built[size] = (
+                _im2col(_padded_last(x[part], g), g, 1),
+                _im2col(_padded_last(grad[part], full), full, 1),
+                grad[part].permute(0, 2, 3, 1).reshape(1, -1, c_out),
+            )
+    parts = [built[len(range(n)[part])] for part in chunks]
 
     def products():
         for cols, grad_cols, go in parts:
@@ -156,7 +165,8 @@ def main(argv=None) -> int:
         f"{torch.get_num_threads()} CPU threads, batch {batch}, 32 channels, float32"
     )
     print(f"{'op':11s} {'case':10s} {'size':>5s} {'torch ms':>9s} {'nnlib ms':>9s} {'ratio':>6s}"
-          f" {'faults':>11s} {'copy GB/s':>9s} {'torch':>6s} {'nnlib':>6s}")  # fmt: skip
+          f" {'faults':>11s}  then: products ms (conv), or copy GB/s and the shares of it "
+          "torch and nnlib reach")  # fmt: skip
     rows, shares, floors = [], {}, {}
     for op, case, size, ours, theirs, tensors in cases(device, batch):
         t_torch = time_fwd_bwd(theirs, tensors, min_run)
@@ -208,9 +218,10 @@ def main(argv=None) -> int:
         "## Convolution",
         "",
         "Bound by its arithmetic. products: nnlib's three matrix products of forward + "
-        "backward alone (`torch.matmul`, columns built beforehand, chunk by chunk as nnlib "
-        "builds them), the floor of this im2col design; GFLOP/s: the convolution's "
-        "forward + backward arithmetic (3 x 2 C_out C k^2 N H W) / time.",
+        "backward alone (`torch.matmul`, chunk by chunk as nnlib runs them, on one chunk's "
+        "matrices built beforehand and in the cache), a reference floor for this im2col "
+        "design; GFLOP/s: the nominal arithmetic of a direct convolution's forward + "
+        "backward (3 x 2 C_out C k^2 N H W) / time.",
         "",
         "| case | size | torch ms | nnlib ms | ratio | products ms | products / torch "
         "| torch GFLOP/s | products GFLOP/s | faults |",
