@@ -213,23 +213,24 @@ class _LSTM(Function):
         # place: first those of i, f, g, which all come through c_t, then o's, through h_t.
         grad_a, ifg = slopes, 3 * out.shape[-1]  # ifg: the columns of the gates i, f, g
         cell_part, o_part = grad_a[..., :ifg].unflatten(-1, (3, -1)), grad_a[..., ifg:]
-        back_h = torch.zeros_like(h0)  # W_hh^T grad_a_{t+1}: nothing after the last step
         back_c = grad_c_n  # the gradient reaching c_t from step t + 1 (or from c_n)
-        steps = zip(grad_out, through_tanh, grad_a, cell_part, o_part, f, strict=True)
-        for grad_out_t, through_tanh_t, grad_a_t, cell_t, o_t, f_t in reversed(list(steps)):
-            grad_h = grad_out_t + back_h  # backpropagation through time, last step first
+        # grad_h, the gradient reaching h_t: its own output's plus W_hh^T grad_a_{t+1}, both
+        # in one product; the last step's is its output's alone, and h_0 has no output
+        grad_h, before = grad_out[-1], [torch.zeros_like(h0), *grad_out[:-1]]
+        steps = zip(before, through_tanh, grad_a, cell_part, o_part, f, strict=True)
+        for grad_out_before, through_tanh_t, grad_a_t, cell_t, o_t, f_t in reversed(list(steps)):
             grad_c = torch.addcmul(back_c, grad_h, through_tanh_t)
             cell_t.mul_(grad_c.unsqueeze(-2))  # i, f, g: (N, 3, H) times (N, 1, H)
             o_t.mul_(grad_h)
             back_c = grad_c * f_t  # along the cell: multiplied by the forget gate only
-            back_h = grad_a_t @ w_hh
+            grad_h = _addmm(grad_out_before, grad_a_t, w_hh)  # back through time: h_{t-1}
         grad_w_hh = _sum_outer(grad_a, previous)  # sum over t of grad_a_t h_{t-1}^T
         grad_w_ih = _sum_outer(grad_a, x)
         grad_b = _sum_steps(grad_a)
         grad_b_ih = grad_b if ctx.has_b_ih else None
         grad_b_hh = grad_b if ctx.has_b_hh else None
         grad_x = grad_a @ w_ih if ctx.needs_input_grad[0] else None
-        return grad_x, back_h, back_c, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
+        return grad_x, grad_h, back_c, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
 
 
 class _GRU(Function):
