@@ -25,7 +25,13 @@ from tools import report
 INPUT, HIDDEN, BATCH, LENGTHS = 2, 32, 64, (10, 20, 40)
 
 
-def step_time(module, x, y, min_run_time: float) -> float:
+#: Rounds per case: torch's and nnlib's timings alternate, so that a change in the machine's
+#: speed during the run (a shared virtual machine's) reaches both sides of each round's ratio.
+ROUNDS = 7
+
+
+def training_step(module, x, y):
+    """One forward, readout, loss and backward through ``module``, as a function."""
     readout = torch.nn.Linear(HIDDEN, 1).to(x.device)
 
     def step():
@@ -35,10 +41,27 @@ def step_time(module, x, y, min_run_time: float) -> float:
         loss.backward()
 
     step()  # warm-up
-    timer = benchmark.Timer(
-        stmt="step()", globals={"step": step}, num_threads=torch.get_num_threads()
-    )
-    return timer.blocked_autorange(min_run_time=min_run_time).median
+    return step
+
+
+def median(values):
+    return sorted(values)[len(values) // 2]
+
+
+def paired_times(theirs, ours, min_run_time: float):
+    """Median seconds of each step over ROUNDS alternating rounds, and each round's ratio
+    ours / theirs."""
+    threads = torch.get_num_threads()
+    timers = [
+        benchmark.Timer(stmt="step()", globals={"step": step}, num_threads=threads)
+        for step in (theirs, ours)
+    ]
+    rounds = [
+        [t.blocked_autorange(min_run_time=min_run_time / ROUNDS).median for t in timers]
+        for _ in range(ROUNDS)
+    ]
+    ratios = [b / a for a, b in rounds]
+    return median([a for a, _ in rounds]), median([b for _, b in rounds]), ratios
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     device = nnlib.get_device()
     min_run = 0.2 if args.quick else 1.0
     torch.manual_seed(0)
-    rows = ["| network | steps | torch ms | nnlib ms | ratio |", "|---|---:|---:|---:|---:|"]
+    rows = ["| network | steps | torch ms | nnlib ms | ratio | lowest and highest round |",
+            "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
     print(rows[0])
     for name, ours_cls in (("RNN", RNN), ("LSTM", LSTM), ("GRU", GRU)):
         theirs = getattr(torch.nn, name)(INPUT, HIDDEN).to(device)
@@ -60,10 +84,12 @@ def main(argv: list[str] | None = None) -> int:
         for steps in LENGTHS:
             x = torch.randn(steps, BATCH, INPUT, device=device)
             y = torch.randn(BATCH, device=device)
-            t_torch = step_time(theirs, x, y, min_run)
-            t_ours = step_time(ours, x, y, min_run)
+            t_torch, t_ours, ratios = paired_times(
+                training_step(theirs, x, y), training_step(ours, x, y), min_run
+            )
+            spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
             rows.append(f"| {name} | {steps} | {t_torch * 1e3:.3f} | {t_ours * 1e3:.3f} | "
-                        f"{t_ours / t_torch:.2f} |")  # fmt: skip
+                        f"{median(ratios):.2f} | {spread} |")  # fmt: skip
             print(rows[-1], flush=True)
     lines = report.header(
         f"Recurrent networks against PyTorch's, one training step, on {device.type}",
@@ -71,8 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{torch.get_num_threads()} torch threads",
     )
     lines += [f"- torch {torch.__version__}; input {INPUT}, hidden {HIDDEN}, batch {BATCH}, "
-              "float32; median time of forward, readout, loss and backward; ratio = nnlib / "
-              "torch", "", *rows]  # fmt: skip
+              "float32; median time of forward, readout, loss and backward over "
+              f"{ROUNDS} rounds in which torch's and nnlib's timings alternate; ratio = the "
+              "median of the rounds' nnlib / torch, beside the lowest and highest round's",
+              "", *rows]  # fmt: skip
     print(f"report: {report.write(f'rnn-{device.type}', lines)}")
     return 0
 
