@@ -41,9 +41,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch.utils import benchmark
 
 import nnlib
+from benchmarks import timing
 from benchmarks.bench_ops import copy_bandwidth
 from nnlib._windows import Geometry
 from nnlib.conv import (
@@ -64,11 +64,6 @@ def fwd_bwd_step(fn, tensors):
     leaves = [t.detach().requires_grad_(True) for t in tensors]
     grad = torch.ones_like(fn(*leaves))
     return lambda: torch.autograd.grad(fn(*leaves), leaves, grad)
-
-
-def time_fwd_bwd(fn, tensors, min_run_time: float) -> float:
-    """Median seconds of one forward + backward of fn(*tensors)."""
-    return time_call(fwd_bwd_step(fn, tensors), min_run_time)
 
 
 def faults_per_call(fn, tensors, calls: int = 20) -> float:
@@ -110,14 +105,6 @@ def conv_products(x: torch.Tensor, w: torch.Tensor):
             torch.matmul(grad_cols, flipped.mT)  # dL/dx
 
     return products, 3 * 2 * c_out * c * k * k * n * h * width
-
-
-def time_call(fn, min_run_time: float) -> float:
-    """Median seconds of fn()."""
-    timer = benchmark.Timer(
-        stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads()
-    )  # fmt: skip
-    return timer.blocked_autorange(min_run_time=min_run_time).median
 
 
 #: A normalisation's forward + backward moves at least 5 times its input: it reads x and writes
@@ -169,16 +156,25 @@ def main(argv=None) -> int:
           "torch and nnlib reach")  # fmt: skip
     rows, shares, floors = [], {}, {}
     for op, case, size, ours, theirs, tensors in cases(device, batch):
-        t_torch = time_fwd_bwd(theirs, tensors, min_run)
-        t_ours = time_fwd_bwd(ours, tensors, min_run)
-        faults = (faults_per_call(theirs, tensors), faults_per_call(ours, tensors))
-        rows.append((op, case, size, t_torch, t_ours, faults))
-        line = (f"{op:11s} {case:10s} {size:5d} {t_torch * 1e3:9.3f} {t_ours * 1e3:9.3f} "
-                f"{t_ours / t_torch:6.2f} {faults[0]:5.0f} {faults[1]:5.0f}")  # fmt: skip
+        steps = [fwd_bwd_step(theirs, tensors), fwd_bwd_step(ours, tensors)]
         if op == "conv2d":  # bound by arithmetic: the products' floor and GFLOP/s
             products, flops = conv_products(*tensors)
-            floors[op, case, size] = (time_call(products, min_run), flops)
-            line += f" products {floors[op, case, size][0] * 1e3:9.3f} ms"
+            steps.append(products)
+        times = timing.alternating(steps, min_run)
+        t_torch, t_ours = (timing.median(t) for t in times[:2])
+        ratio = timing.median(timing.ratios(*times[:2]))
+        faults = (faults_per_call(theirs, tensors), faults_per_call(ours, tensors))
+        rows.append((op, case, size, t_torch, t_ours, ratio, faults))
+        line = (f"{op:11s} {case:10s} {size:5d} {t_torch * 1e3:9.3f} {t_ours * 1e3:9.3f} "
+                f"{ratio:6.2f} {faults[0]:5.0f} {faults[1]:5.0f}")  # fmt: skip
+        if op == "conv2d":
+            floor = timing.median(times[2])
+            floors[op, case, size] = (
+                floor,
+                timing.median(timing.ratios(times[0], times[2])),
+                flops,
+            )
+            line += f" products {floor * 1e3:9.3f} ms"
         else:  # memory-bound: the share of the copy bandwidth each reaches
             copy = copy_bandwidth(tensors[0], min_run)
             moved = NORM_TRAFFIC * tensors[0].nbytes
@@ -192,7 +188,7 @@ def main(argv=None) -> int:
     fig, ax = nnlib.plot.subplots(width=6.4, height=3.8)
     series = sorted({(op, case) for op, case, *_ in rows})
     for op, case in series:
-        points = [(size, t_ours / t_torch) for o, c, size, t_torch, t_ours, _ in rows
+        points = [(size, ratio) for o, c, size, _, _, ratio, _ in rows
                   if (o, c) == (op, case)]  # fmt: skip
         ax.plot(*zip(*points, strict=True), "-o", label=f"{op} {case}")
     ax.axhline(1.0, color="0.5", linewidth=1)
@@ -210,8 +206,9 @@ def main(argv=None) -> int:
                           command, f"{torch.get_num_threads()} torch threads")  # fmt: skip
     lines += [
         f"- torch {torch.__version__} on {device} ({name or platform.machine()}), batch "
-        f"{batch}, 32 channels, float32; forward + backward, median time; ratio = nnlib / "
-        "torch",
+        f"{batch}, 32 channels, float32; forward + backward, median time over "
+        f"{timing.ROUNDS} rounds in which the timings alternate (torch's, nnlib's and, for "
+        "the convolution, its products'); ratio = the median of the rounds' ratios",
         "- faults: minor page faults per forward + backward (mean of 20 calls after the "
         "timing), torch / nnlib: pages of freshly allocated tensors touched for the first time",
         "",
@@ -227,11 +224,11 @@ def main(argv=None) -> int:
         "| torch GFLOP/s | products GFLOP/s | faults |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for op, case, size, t_torch, t_ours, faults in rows:
+    for op, case, size, t_torch, t_ours, ratio, faults in rows:
         if op == "conv2d":
-            floor, flops = floors[op, case, size]
+            floor, floor_ratio, flops = floors[op, case, size]
             lines.append(f"| {case} | {size} | {t_torch * 1e3:.3f} | {t_ours * 1e3:.3f} | "
-                         f"{t_ours / t_torch:.2f} | {floor * 1e3:.3f} | {floor / t_torch:.2f} | "
+                         f"{ratio:.2f} | {floor * 1e3:.3f} | {floor_ratio:.2f} | "
                          f"{flops / t_torch / 1e9:.0f} | {flops / floor / 1e9:.0f} | "
                          f"{faults[0]:.0f} / {faults[1]:.0f} |")  # fmt: skip
     lines += [
@@ -246,11 +243,11 @@ def main(argv=None) -> int:
         "| nnlib share of copy | faults |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for op, case, size, t_torch, t_ours, faults in rows:
+    for op, case, size, t_torch, t_ours, ratio, faults in rows:
         if op != "conv2d":
             copy, torch_share, ours_share = shares[op, case, size]
             lines.append(f"| {op} | {case} | {size} | {t_torch * 1e3:.3f} | "
-                         f"{t_ours * 1e3:.3f} | {t_ours / t_torch:.2f} | {copy / 1e9:.2f} | "
+                         f"{t_ours * 1e3:.3f} | {ratio:.2f} | {copy / 1e9:.2f} | "
                          f"{torch_share:.2f} | {ours_share:.2f} | "
                          f"{faults[0]:.0f} / {faults[1]:.0f} |")  # fmt: skip
     print(f"report: {report.write(f'conv-norm-{device.type}', lines)}")

@@ -16,18 +16,13 @@ import argparse
 import sys
 
 import torch
-from torch.utils import benchmark
 
 import nnlib
+from benchmarks import timing
 from nnlib.rnn import GRU, LSTM, RNN
 from tools import report
 
 INPUT, HIDDEN, BATCH, LENGTHS = 2, 32, 64, (10, 20, 40)
-
-
-#: Rounds per case: torch's and nnlib's timings alternate, so that a change in the machine's
-#: speed during the run (a shared virtual machine's) reaches both sides of each round's ratio.
-ROUNDS = 7
 
 
 def training_step(module, x, y):
@@ -42,26 +37,6 @@ def training_step(module, x, y):
 
     step()  # warm-up
     return step
-
-
-def median(values):
-    return sorted(values)[len(values) // 2]
-
-
-def paired_times(theirs, ours, min_run_time: float):
-    """Median seconds of each step over ROUNDS alternating rounds, and each round's ratio
-    ours / theirs."""
-    threads = torch.get_num_threads()
-    timers = [
-        benchmark.Timer(stmt="step()", globals={"step": step}, num_threads=threads)
-        for step in (theirs, ours)
-    ]
-    rounds = [
-        [t.blocked_autorange(min_run_time=min_run_time / ROUNDS).median for t in timers]
-        for _ in range(ROUNDS)
-    ]
-    ratios = [b / a for a, b in rounds]
-    return median([a for a, _ in rounds]), median([b for _, b in rounds]), ratios
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,12 +59,13 @@ def main(argv: list[str] | None = None) -> int:
         for steps in LENGTHS:
             x = torch.randn(steps, BATCH, INPUT, device=device)
             y = torch.randn(BATCH, device=device)
-            t_torch, t_ours, ratios = paired_times(
-                training_step(theirs, x, y), training_step(ours, x, y), min_run
-            )
+            pair = (training_step(theirs, x, y), training_step(ours, x, y))
+            times = timing.alternating(pair, min_run)
+            t_torch, t_ours = (timing.median(t) for t in times)
+            ratios = timing.ratios(*times)
             spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
             rows.append(f"| {name} | {steps} | {t_torch * 1e3:.3f} | {t_ours * 1e3:.3f} | "
-                        f"{median(ratios):.2f} | {spread} |")  # fmt: skip
+                        f"{timing.median(ratios):.2f} | {spread} |")  # fmt: skip
             print(rows[-1], flush=True)
     lines = report.header(
         f"Recurrent networks against PyTorch's, one training step, on {device.type}",
@@ -98,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     lines += [f"- torch {torch.__version__}; input {INPUT}, hidden {HIDDEN}, batch {BATCH}, "
               "float32; median time of forward, readout, loss and backward over "
-              f"{ROUNDS} rounds in which torch's and nnlib's timings alternate; ratio = the "
+              f"{timing.ROUNDS} rounds in which torch's and nnlib's timings alternate; ratio = the "
               "median of the rounds' nnlib / torch, beside the lowest and highest round's",
               "", *rows]  # fmt: skip
     print(f"report: {report.write(f'rnn-{device.type}', lines)}")
