@@ -59,16 +59,9 @@ from nnlib.norm import batch_norm, layer_norm
 from tools import report
 
 
-def fwd_bwd_step(fn, tensors):
-    """One forward + backward of fn(*tensors) with respect to all of them, as a function."""
-    leaves = [t.detach().requires_grad_(True) for t in tensors]
-    grad = torch.ones_like(fn(*leaves))
-    return lambda: torch.autograd.grad(fn(*leaves), leaves, grad)
-
-
 def faults_per_call(fn, tensors, calls: int = 20) -> float:
     """Minor page faults of one forward + backward of fn(*tensors), on average."""
-    step = fwd_bwd_step(fn, tensors)
+    step = timing.fwd_bwd_step(fn, tensors)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(calls):
         step()
@@ -156,7 +149,7 @@ def main(argv=None) -> int:
           "torch and nnlib reach")  # fmt: skip
     rows, shares, floors = [], {}, {}
     for op, case, size, ours, theirs, tensors in cases(device, batch):
-        steps = [fwd_bwd_step(theirs, tensors), fwd_bwd_step(ours, tensors)]
+        steps = [timing.fwd_bwd_step(theirs, tensors), timing.fwd_bwd_step(ours, tensors)]
         if op == "conv2d":  # bound by arithmetic: the products' floor and GFLOP/s
             products, flops = conv_products(*tensors)
             steps.append(products)

@@ -38,9 +38,9 @@ import torch
 import torch._dynamo
 import torch._inductor.config as inductor_config
 import torch.nn.functional as F
-from torch.utils import benchmark
 
 import nnlib
+from benchmarks import timing
 from nnlib import activations as A
 from nnlib import losses as L
 from nnlib import pooling as P
@@ -119,26 +119,13 @@ BANDWIDTH_NOTE = (
 
 def copy_bandwidth(x: torch.Tensor, min_run_time: float) -> float:
     """Bytes per second that ``torch.clone`` of x reads and writes."""
-    timer = benchmark.Timer(
-        stmt="x.clone()", globals={"x": x.detach()}, num_threads=torch.get_num_threads()
-    )
-    return 2 * x.nbytes / timer.blocked_autorange(min_run_time=min_run_time).median
+    x = x.detach()
+    return 2 * x.nbytes / timing.seconds(x.clone, min_run_time)
 
 
 def time_fwd_bwd(fn, x, min_run_time: float) -> float:
     """Median seconds of one forward + backward of fn at x."""
-    x = x.detach().requires_grad_(True)
-    y = fn(x)
-    grad = torch.ones_like(y)
-
-    def step():
-        out = fn(x)
-        torch.autograd.grad(out, x, grad)
-
-    timer = benchmark.Timer(
-        stmt="step()", globals={"step": step}, num_threads=torch.get_num_threads()
-    )
-    return timer.blocked_autorange(min_run_time=min_run_time).median
+    return timing.seconds(timing.fwd_bwd_step(fn, (x,)), min_run_time)
 
 
 def main(argv=None) -> int:

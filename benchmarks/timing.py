@@ -18,6 +18,25 @@ from torch.utils import benchmark
 ROUNDS = 7
 
 
+def _timer(step: Callable[[], object]) -> benchmark.Timer:
+    """A timer of step() on the torch threads of the process (Timer's default is one)."""
+    return benchmark.Timer(
+        stmt="step()", globals={"step": step}, num_threads=torch.get_num_threads()
+    )
+
+
+def seconds(step: Callable[[], object], min_run_time: float) -> float:
+    """Median seconds of one call of step()."""
+    return _timer(step).blocked_autorange(min_run_time=min_run_time).median
+
+
+def fwd_bwd_step(fn, tensors):
+    """One forward + backward of fn(*tensors) with respect to all of them, as a function."""
+    leaves = [t.detach().requires_grad_(True) for t in tensors]
+    grad = torch.ones_like(fn(*leaves))
+    return lambda: torch.autograd.grad(fn(*leaves), leaves, grad)
+
+
 def median(values: Sequence[float]) -> float:
     return sorted(values)[len(values) // 2]
 
@@ -28,11 +47,7 @@ def alternating(
     """Each step's median seconds per call in each of ``rounds`` rounds (one list per step);
     within a round the steps run one after the other, ``min_run_time / rounds`` each, on the
     torch threads of the process."""
-    threads = torch.get_num_threads()
-    timers = [
-        benchmark.Timer(stmt="step()", globals={"step": step}, num_threads=threads)
-        for step in steps
-    ]
+    timers = [_timer(step) for step in steps]
     times: list[list[float]] = [[] for _ in steps]
     for _ in range(rounds):
         for timer, seconds in zip(timers, times, strict=True):
