@@ -71,7 +71,7 @@ def faults_per_call(fn, tensors, calls: int = 20) -> float:
 def conv_products(x: torch.Tensor, w: torch.Tensor):
     """The matrix products of one forward + backward of nnlib's conv2d with padding k // 2
     (stride 1, groups 1), chunk by chunk, on matrices built beforehand for the first chunk
-    (and the last, when it is smaller), as a function; and their FLOPs."""
+    and the last, as a function; and their FLOPs."""
     n, c, h, width = x.shape
     c_out, k = w.shape[0], w.shape[-1]
     pad = (k // 2, k // 2)
@@ -79,17 +79,16 @@ def conv_products(x: torch.Tensor, w: torch.Tensor):
     full = _full_geometry(g, h, width)
     grad = torch.randn(n, c_out, h, width, device=x.device)
     w_rows, flipped = _weight_rows(w, 1), _weight_rows(_flipped(w, 1), 1)
-    chunks = _chunks(g, n, c)
-    built = {}
-    for part in (chunks[0], chunks[-1]):
-        size = len(range(n)[part])
-        if size not in built:
-            built[size] = (
-                _im2col(_padded_last(x[part], g), g, 1),
-                _im2col(_padded_last(grad[part], full), full, 1),
-                grad[part].permute(0, 2, 3, 1).reshape(1, -1, c_out),
-            )
-    parts = [built[len(range(n)[part])] for part in chunks]
+    chunks = _chunks(g, n, c)  # all of one size but the last, which may be smaller
+
+    def matrices(part):
+        return (
+            _im2col(_padded_last(x[part], g), g, 1),
+            _im2col(_padded_last(grad[part], full), full, 1),
+            grad[part].permute(0, 2, 3, 1).reshape(1, -1, c_out),
+        )
+
+    parts = [matrices(chunks[0])] * (len(chunks) - 1) + [matrices(chunks[-1])]
 
     def products():
         for cols, grad_cols, go in parts:
