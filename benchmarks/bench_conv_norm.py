@@ -47,6 +47,7 @@ from benchmarks import timing
 from benchmarks.bench_ops import copy_bandwidth
 from nnlib._windows import Geometry
 from nnlib.conv import (
+    _as_rows,
     _chunks,
     _flipped,
     _full_geometry,
@@ -85,7 +86,7 @@ def conv_products(x: torch.Tensor, w: torch.Tensor):
         return (
             _im2col(_padded_last(x[part], g), g, 1),
             _im2col(_padded_last(grad[part], full), full, 1),
-            grad[part].permute(0, 2, 3, 1).reshape(1, -1, c_out),
+            _as_rows(grad[part].flatten(2), 1),
         )
 
     parts = [matrices(chunks[0])] * (len(chunks) - 1) + [matrices(chunks[-1])]

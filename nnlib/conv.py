@@ -102,7 +102,7 @@ def _padded_last(x: torch.Tensor, g: Geometry) -> torch.Tensor:
     n, c, h, w = x.shape
     (top, left), (bottom, right) = g.before, g.after
     padded = x.new_zeros(n, top + h + bottom, left + w + right, c)
-    padded[:, top : top + h, left : left + w] = x.permute(0, 2, 3, 1)
+    g.crop(padded.permute(0, 3, 1, 2), h, w).copy_(x)  # the inside, seen channels first
     return padded
 
 
@@ -150,8 +150,15 @@ def _weight_from_rows(rows: torch.Tensor, shape: torch.Size) -> torch.Tensor:
 
 def _unpadded_first(padded: torch.Tensor, g: Geometry, h: int, w: int) -> torch.Tensor:
     """The inverse of :func:`_padded_last`: the (H, W) cells, as (N, C, H, W)."""
-    top, left = g.before
-    return padded[:, top : top + h, left : left + w].permute(0, 3, 1, 2).contiguous()
+    return g.crop(padded.permute(0, 3, 1, 2), h, w).contiguous()
+
+
+def _as_rows(t: torch.Tensor, groups: int) -> torch.Tensor:
+    """(N, C, L) -> (G, N L, C/G), one row per example and position: the inverse of
+    :func:`_as_channels` (a copy)."""
+    n, c, length = t.shape
+    rows = t.reshape(n, groups, c // groups, length).permute(1, 0, 3, 2)
+    return rows.reshape(groups, n * length, c // groups)
 
 
 def _as_channels(rows: torch.Tensor, out: torch.Tensor) -> None:
@@ -223,9 +230,7 @@ class _Conv2d(Function):
         grad_xp = torch.zeros_like(xp) if col2im else None
         grad_rows = torch.zeros_like(w_rows) if need_w else None
         for part in _chunks(g, n, c_in):
-            # (chunk, C_out, L) -> (G, chunk L, C_out/G): a row per position
-            go = grad_out[part].reshape(-1, groups, c_out // groups, length)
-            go = go.permute(1, 0, 3, 2).reshape(groups, -1, c_out // groups)
+            go = _as_rows(grad_out[part].reshape(-1, c_out, length), groups)
             if grad_xp is not None:
                 # dL/dcolumns = g @ w, added back onto the input cells
                 dcols = torch.matmul(go, w_rows)
