@@ -19,6 +19,13 @@ Two modes for nnlib, each against the same eager torch built-in:
   compiler's own cost on that op, and compiled nnlib against compiled torch is what is
   left for nnlib's formula.
 
+In compiled mode the report also gives what the compiler generated for each forward +
+backward, nnlib's and the built-in's: the kernels, and the bytes those kernels read and write
+as inductor itself counts them from its buffers (``inductor_metrics``), in units of the
+input's size. That count does not depend on the machine, so it shows on any CPU whether
+nnlib's explicit backward makes the compiled code save and read back more than the built-in's
+does, the likely cause of a gap at bandwidth-bound sizes on a GPU.
+
 Every timing runs on the torch threads the report names (``benchmark.Timer`` would use one
 thread by default, and a compiled function compiled under another thread count compiles
 again). Compilation runs without inductor's pool of worker processes (``compile_threads =
@@ -30,6 +37,7 @@ A measurement, not a test: nothing here fails on a slow machine.
 from __future__ import annotations
 
 import argparse
+import logging
 import platform
 import sys
 import time
@@ -37,6 +45,7 @@ import time
 import torch
 import torch._dynamo
 import torch._inductor.config as inductor_config
+import torch._inductor.metrics as inductor_metrics
 import torch.nn.functional as F
 
 import nnlib
@@ -116,6 +125,12 @@ BANDWIDTH_NOTE = (
     "(read + write)"
 )
 
+GENERATED_NOTE = (
+    "kernels, bytes moved: what inductor generated for the compiled forward + backward, "
+    "nnlib's / the built-in's: its kernels, and the bytes they read and write as inductor "
+    "counts them from its buffers, in units of the input's size (independent of the machine)"
+)
+
 
 def copy_bandwidth(x: torch.Tensor, min_run_time: float) -> float:
     """Bytes per second that ``torch.clone`` of x reads and writes."""
@@ -126,6 +141,15 @@ def copy_bandwidth(x: torch.Tensor, min_run_time: float) -> float:
 def time_fwd_bwd(fn, x, min_run_time: float) -> float:
     """Median seconds of one forward + backward of fn at x."""
     return timing.seconds(timing.fwd_bwd_step(fn, (x,)), min_run_time)
+
+
+def count_generated_code() -> None:
+    """Make inductor count, for every graph it compiles, the bytes its kernels read and write
+    (``inductor_metrics.num_bytes_accessed``) without printing them, and compile every graph
+    afresh: a graph loaded from inductor's cache is not counted."""
+    torch._logging.set_logs(inductor_metrics=True)
+    logging.getLogger("torch._inductor.compile_fx.__inductor_metrics").addFilter(lambda _: False)
+    inductor_config.fx_graph_cache = False
 
 
 def main(argv=None) -> int:
@@ -148,21 +172,24 @@ def main(argv=None) -> int:
     modes = ("eager", "compiled") if args.mode == "both" else (args.mode,)
     if "compiled" in modes:
         inductor_config.compile_threads = 1
+        count_generated_code()
     header = f"{'group':10s} {'op':30s} {'copy GB/s':>9s} {'torch ms':>9s} {'share':>6s}"
     for mode in modes:
         header += f" {mode + ' ms':>12s} {'ratio':>6s} {'share':>6s}"
     if "compiled" in modes:
-        header += f" {'torch cmp ms':>12s} {'ratio':>6s} {'vs cmp':>6s}"
+        header += f" {'torch cmp ms':>12s} {'ratio':>6s} {'vs cmp':>6s} kernels bytes"
     print(header + "  target")
     compiled_torch = (" torch compiled ms | its ratio to torch | compiled nnlib / compiled torch |"
+                      " kernels, nnlib / torch | bytes moved, nnlib / torch |"
                       if "compiled" in modes else "")  # fmt: skip
     md = ["| group | op | copy GB/s | torch ms | torch share of copy |"
           + "".join(f" {m} ms | ratio | {m} share of copy |" for m in modes)
           + compiled_torch + " target |",
           "|---|---|---:|---:|---:|" + "---:|---:|---:|" * len(modes)
-          + ("---:|---:|---:|" if compiled_torch else "") + "---:|"]  # fmt: skip
+          + ("---:|---:|---:|---:|---:|" if compiled_torch else "") + "---:|"]  # fmt: skip
     worst = {mode: {} for mode in modes}
     compile_s = 0.0
+    generated = {}  # fn -> (kernels, bytes moved / input bytes) of its compiled fwd + bwd
     for group, op, ours, theirs, make in cases(device, args.size_factor):
         # dynamo caches compiled code per code object, and torch.compile wraps C built-ins in
         # one shared wrapper: reset, so that each op compiles afresh
@@ -181,12 +208,15 @@ def main(argv=None) -> int:
 
         def compiled(fn):
             nonlocal compile_s
-            fn = torch.compile(fn)
+            compiled_fn = torch.compile(fn)
+            inductor_metrics.reset()
             start = time.perf_counter()
             # the first call compiles forward and backward
-            time_fwd_bwd(fn, x, 0.0)  # noqa: B023 (called in this iteration)
+            time_fwd_bwd(compiled_fn, x, 0.0)  # noqa: B023 (called in this iteration)
             compile_s += time.perf_counter() - start
-            return fn
+            moved = inductor_metrics.num_bytes_accessed / x.nbytes  # noqa: B023
+            generated[fn] = (inductor_metrics.generated_kernel_count, moved)
+            return compiled_fn
 
         for mode in modes:
             fn = compiled(ours) if mode == "compiled" else ours
@@ -198,8 +228,11 @@ def main(argv=None) -> int:
         if "compiled" in modes:
             t_compiled = time_fwd_bwd(compiled(theirs), x, min_run)
             own, vs = t_compiled / t_torch, t_ours / t_compiled
+            (k_ours, b_ours), (k_theirs, b_theirs) = generated[ours], generated[theirs]
             line += f" {t_compiled * 1e3:12.3f} {own:6.2f} {vs:6.2f}"
+            line += f" {k_ours:3d}/{k_theirs:<3d} {b_ours:5.2f}/{b_theirs:<5.2f}"
             row += f" {t_compiled * 1e3:.3f} | {own:.2f} | {vs:.2f} |"
+            row += f" {k_ours} / {k_theirs} | {b_ours:.2f} / {b_theirs:.2f} |"
         print(line + f"  <= {TARGETS[group]:.1f}", flush=True)
         md.append(row + f" <= {TARGETS[group]:.1f} |")
     md.append("")
@@ -220,6 +253,7 @@ def main(argv=None) -> int:
         f"- torch {torch.__version__} on {device} ({name or platform.machine()}), size "
         f"factor {args.size_factor}; median times; ratio = nnlib / torch",
         f"- {BANDWIDTH_NOTE}",
+        *([f"- {GENERATED_NOTE}"] if "compiled" in modes else []),
         "",
         *md,
     ]

@@ -156,6 +156,11 @@ class _AvgPool2d(Function):
         (sh, sw), (kh, kw) = g.stride, g.kernel
         grad = grad_out.new_zeros(n, c, top + h + bottom, left + w + right)
         oh, ow = g.out
+        if (sh, sw) == (kh, kw):  # the windows tile the input: one share per covered cell,
+            # written in one pass through a (N, C, out_h, k_h, out_w, k_w) view of the cells
+            tiles = grad[:, :, : oh * kh, : ow * kw].unflatten(3, (ow, kw)).unflatten(2, (oh, kh))
+            tiles.copy_(share[:, :, :, None, :, None])
+            return g.crop(grad, h, w), None, None
         for i in range(kh):  # a loop over kernel offsets (k_h k_w of them), not over pixels
             for j in range(kw):
                 grad[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw] += share
