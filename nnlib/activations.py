@@ -603,13 +603,19 @@ class _Softmax(Function):
         return s * (grad_out - (grad_out * s).sum(dim=ctx.dim, keepdim=True)), None
 
 
+def _log_softmax(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """x_i - log sum_j e^{x_j} along dim, through log-sum-exp: log sum e^x = m + log sum
+    e^(x - m) with m the max, so that no e^x overflows."""
+    shifted = x - _row_max(x, dim)
+    return shifted - torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True))
+
+
 class _LogSoftmax(Function):
     """y_i = x_i - log sum_j e^{x_j};  dL/dx = dL/dy - softmax(x) * sum_j dL/dy_j."""
 
     @staticmethod
     def forward(ctx, x, dim):
-        shifted = x - _row_max(x, dim)  # log-sum-exp: log sum e^x = m + log sum e^(x - m)
-        y = shifted - torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True))
+        y = _log_softmax(x, dim)
         ctx.save_for_backward(y)
         ctx.dim = dim
         return y

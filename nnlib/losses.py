@@ -37,7 +37,13 @@ from nnlib._validation import (
     check_same_shape,
     check_tensor,
 )
-from nnlib.activations import _log1p_exp, _LogSoftmax, _stable_sigmoid, sigmoid
+from nnlib.activations import (
+    _log1p_exp,
+    _log_softmax,
+    _LogSoftmax,
+    _stable_sigmoid,
+    sigmoid,
+)
 
 __all__ = [
     "l1_loss", "mse_loss", "huber_loss", "smooth_l1_loss", "pseudo_huber_loss",
@@ -700,34 +706,77 @@ def binary_cross_entropy_with_logits(
 # ---------------------------------------------------------------------------------------------
 # NLL, cross-entropy, focal loss
 # ---------------------------------------------------------------------------------------------
+def _nll_terms(x, target, weight, ignore_index: int, reduction: str):
+    """NLL of rows x (M, C) against targets (M,): the reduced loss, and what its gradient
+    needs, (each row's target, 0 where ignored; each row's weight, 0 where ignored; their
+    total)."""
+    keep = target != ignore_index
+    safe = torch.where(keep, target, torch.zeros_like(target))
+    w = torch.ones(x.shape[1], dtype=x.dtype, device=x.device) if weight is None else weight
+    w_n = w[safe] * keep  # each sample's weight; 0 for ignored ones
+    picked = x.gather(1, safe.unsqueeze(1)).squeeze(1)
+    loss = -w_n * picked
+    total = w_n.sum()
+    if reduction == "mean":  # nan when every target is ignored, as torch
+        return loss.sum() / total, (safe, w_n, total)
+    return _reduce(loss, reduction), (safe, w_n, total)
+
+
+def _nll_row_grads(grad_out, w_n, total, reduction: str) -> torch.Tensor:
+    """-dl/dx_{n, y_n}, one per row: each row's weight times its incoming gradient, over the
+    total weight for the mean."""
+    if reduction == "mean":
+        return grad_out / total * w_n
+    return grad_out * w_n  # "sum" and "none"
+
+
 class _NLL(Function):
     """l_n = -w_{y_n} x_{n, y_n} (0 if y_n is ignored);  mean divides by sum of w_{y_n};
     dl/dx_{n,c} = -w_{y_n} [c = y_n] (/ total weight for the mean)."""
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction):
-        keep = target != ignore_index
-        safe = torch.where(keep, target, torch.zeros_like(target))
-        w = torch.ones(x.shape[1], dtype=x.dtype, device=x.device) if weight is None else weight
-        w_n = w[safe] * keep  # each sample's weight; 0 for ignored ones
-        picked = x.gather(1, safe.unsqueeze(1)).squeeze(1)
-        loss = -w_n * picked
-        total = w_n.sum()
-        ctx.save_for_backward(safe, w_n, total)
+        out, kept = _nll_terms(x, target, weight, ignore_index, reduction)
+        ctx.save_for_backward(*kept)
         ctx.reduction, ctx.shape = reduction, x.shape
-        if reduction == "mean":
-            return loss.sum() / total  # nan when every target is ignored, as torch
-        return _reduce(loss, reduction)
+        return out
 
     @staticmethod
     def backward(ctx, grad_out):
         safe, w_n, total = ctx.saved_tensors
-        if ctx.reduction == "mean":
-            g = grad_out / total * w_n
-        else:  # "sum" and "none": each term's weight times its incoming gradient
-            g = grad_out * w_n
-        grad = g.new_zeros(ctx.shape).scatter(1, safe.unsqueeze(1), -g.unsqueeze(1))
+        g = _nll_row_grads(grad_out, w_n, total, ctx.reduction)
+        grad = g.new_zeros(ctx.shape).scatter_(1, safe.unsqueeze(1), -g.unsqueeze(1))
         return grad, None, None, None, None
+
+
+class _CrossEntropy(Function):
+    """NLL of log_softmax(x) over dim 1 of x (N, C, d1, ...), with the gradient of the two
+    in one step: dl/dx_{n,c} = w_{y_n} (softmax(x_n)_c - [c = y_n]) (/ total weight for the
+    mean). Passed back through log_softmax, the NLL's one-hot gradient would be written out,
+    read back and summed per row, only to give the same numbers."""
+
+    @staticmethod
+    def forward(ctx, x, target, weight, ignore_index, reduction):
+        log_p = _log_softmax(x, 1)
+        rows = log_p.movedim(1, -1).reshape(-1, x.shape[1])  # one row per prediction
+        out, kept = _nll_terms(rows, target.reshape(-1), weight, ignore_index, reduction)
+        ctx.save_for_backward(x, log_p, *kept)
+        ctx.reduction = reduction
+        return out.reshape(target.shape) if reduction == "none" else out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, log_p, safe, w_n, total = ctx.saved_tensors
+        if ctx.reduction == "none":
+            grad_out = grad_out.reshape(-1)
+        each = log_p[:, :1].shape  # (N, 1, d1, ...): one per prediction, broadcast over C
+        g = _nll_row_grads(grad_out, w_n, total, ctx.reduction).reshape(each)
+        target = safe.reshape(each)
+        if torch.is_grad_enabled():  # double backward: softmax recorded, from x again
+            p = torch.exp(_LogSoftmax.apply(x, 1))
+            return (p * g).scatter_add(1, target, -g), None, None, None, None
+        grad = torch.exp(log_p).mul_(g)  # w_{y_n} softmax(x_n), then minus w_{y_n} at y_n
+        return grad.scatter_add_(1, target, -g), None, None, None, None
 
 
 def _class_dim_input(input: torch.Tensor) -> tuple[torch.Tensor, bool]:
@@ -820,18 +869,20 @@ def cross_entropy(
     weight = _class_weight(weight, x)
     classes = x.shape[1]
     w = 1.0 if weight is None else weight.reshape((1, classes) + (1,) * (x.dim() - 2))
-    log_p = _LogSoftmax.apply(x, 1)
 
     if t.is_floating_point():  # probability targets: -sum_c w_c y_c log p_c per prediction
         check_same_shape(x, t, "input", "target (probabilities)")
         check_same_device(x, t, "input", "target")
         y = t.to(x.dtype) * (1 - eps) + eps / classes
-        out = _reduce(-(w * y * log_p).sum(dim=1), reduction)
+        out = _reduce(-(w * y * _LogSoftmax.apply(x, 1)).sum(dim=1), reduction)
     else:  # class indices: NLL of the log-probabilities, plus the smoothing term
         check_int(ignore_index, "ignore_index")
         t = _check_class_target(t, x, 1, ignore_index=ignore_index)
-        out = _nll(log_p, t, weight, ignore_index, reduction)
-        if eps > 0:
+        if eps == 0:
+            out = _CrossEntropy.apply(x, t, weight, ignore_index, reduction)
+        else:
+            log_p = _LogSoftmax.apply(x, 1)
+            out = _nll(log_p, t, weight, ignore_index, reduction)
             keep = t != ignore_index
             smooth = -(w * log_p).sum(dim=1) * keep
             if reduction == "mean":

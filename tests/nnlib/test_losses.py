@@ -13,6 +13,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from torch.autograd import gradcheck, gradgradcheck
 
+from nnlib import activations as A
 from nnlib import losses
 from tests.nnlib.support import TOL_ELEMENTWISE, assert_matches_torch, shapes
 
@@ -350,6 +351,34 @@ def test_cross_entropy_is_nll_of_log_softmax_and_its_gradient_is_softmax_minus_o
     torch.testing.assert_close(ce, F.nll_loss(F.log_softmax(x, 1), t))
     (grad,) = torch.autograd.grad(ce, x)
     torch.testing.assert_close(grad, torch.softmax(x, 1) - F.one_hot(t, 6).double())
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@settings(max_examples=30, deadline=None)
+@given(problem=class_problems())
+def test_cross_entropy_gradient_in_one_step_equals_nll_through_log_softmax(reduction, problem):
+    """cross_entropy's backward computes w (softmax - one-hot) at once; nnlib's own chain,
+    nll_loss's one-hot gradient passed back through log_softmax, gives the same bits."""
+    x, t, w, _ = problem
+    a, b = _grad_pair(lambda v: losses.cross_entropy(v, t, w, -100, reduction),
+                      lambda v: losses.nll_loss(A.log_softmax(v, 0 if v.dim() == 1 else 1),
+                                                t, w, -100, reduction), [x], [0])  # fmt: skip
+    for ours, chain in zip(a, b, strict=True):  # signed zeros aside (ignored rows)
+        assert torch.equal(ours, chain) or (ours.isnan().all() and chain.isnan().all())
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("eps", [0.0, 0.2])
+@pytest.mark.parametrize("shape", [(4,), (3, 4), (2, 4, 3)])
+def test_cross_entropy_gradgradcheck(reduction, eps, shape):
+    """The one-step backward records softmax again when create_graph=True."""
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(shape, dtype=torch.float64, generator=g, requires_grad=True)
+    classes = shape[0] if len(shape) == 1 else shape[1]
+    t = torch.randint(0, classes, () if len(shape) == 1 else shape[:1] + shape[2:], generator=g)
+    w = torch.rand(classes, dtype=torch.float64, generator=g) + 0.1
+    fn = partial(losses.cross_entropy, target=t, weight=w, reduction=reduction, label_smoothing=eps)
+    assert gradcheck(fn, (x,)) and gradgradcheck(fn, (x,))
 
 
 def test_nll_weighted_mean_and_all_ignored():
