@@ -83,6 +83,20 @@ def _axis_positions(g: Geometry, axis: int, size: int, device):
     return pos, first.amin(dim=1)  # may lie past the input when a window holds no real cell
 
 
+def _window_cells(g: Geometry, h: int, w: int, device) -> torch.Tensor:
+    """(out_h, out_w, k_h k_w): for each window and each of its cells in row-major order,
+    that cell's flat index into the (H, W) plane, the same for every example and channel. A
+    padded cell gives the window's first real one: a window whose max is -inf may pick
+    padding, and torch then reports that cell."""
+    rows, first_row = _axis_positions(g, 0, h, device)  # (out_h, k_h)
+    cols, first_col = _axis_positions(g, 1, w, device)  # (out_w, k_w)
+    r, q = rows[:, None, :, None], cols[None, :, None, :]  # (out_h, out_w, k_h, k_w)
+    outside = (r < 0) | (r >= h) | (q < 0) | (q >= w)
+    r = torch.where(outside, first_row.view(-1, 1, 1, 1), r)
+    q = torch.where(outside, first_col.view(1, -1, 1, 1), q)
+    return (r * w + q).flatten(2)
+
+
 class _MaxPool2d(Function):
     """y = max over the window;  dL/dx[argmax] += dL/dy (0 elsewhere)."""
 
@@ -95,18 +109,8 @@ class _MaxPool2d(Function):
             nan = win.isnan()
             last_nan = nan.shape[-1] - 1 - nan.flip(-1).to(torch.uint8).argmax(dim=-1)
             local = torch.where(nan.any(dim=-1), last_nan, local)
-        kh, kw = g.kernel
-        rows, first_row = _axis_positions(g, 0, h, x.device)
-        cols, first_col = _axis_positions(g, 1, w, x.device)
-        i, j = local // kw, local % kw
-        r = rows[torch.arange(g.out[0], device=x.device).view(-1, 1), i]
-        q = cols[torch.arange(g.out[1], device=x.device).view(1, -1), j]
-        if g.before != (0, 0) or g.after != (0, 0):
-            # a window whose max is -inf may pick a padded cell: torch reports its first real one
-            outside = (r < 0) | (r >= h) | (q < 0) | (q >= w)
-            r = torch.where(outside, first_row.view(-1, 1).expand_as(r), r)
-            q = torch.where(outside, first_col.view(1, -1).expand_as(q), q)
-        indices = r * w + q  # flat index into each (H, W) plane
+        cells = _window_cells(g, h, w, x.device).expand(n, c, -1, -1, -1)
+        indices = cells.gather(-1, local.unsqueeze(-1)).squeeze(-1)  # the winners' cells
         ctx.save_for_backward(indices)
         ctx.input_shape = x.shape
         ctx.mark_non_differentiable(indices)
@@ -118,7 +122,7 @@ class _MaxPool2d(Function):
         n, c, h, w = ctx.input_shape
         grad = grad_out.new_zeros(n, c, h * w)
         winners = indices.reshape(n, c, -1)  # each output's input position
-        grad = grad.scatter_add(2, winners, grad_out.reshape(n, c, -1))
+        grad.scatter_add_(2, winners, grad_out.reshape(n, c, -1))
         return grad.reshape(n, c, h, w), None
 
 
