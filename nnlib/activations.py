@@ -607,7 +607,7 @@ def _log_softmax(x: torch.Tensor, dim: int) -> torch.Tensor:
     """x_i - log sum_j e^{x_j} along dim, through log-sum-exp: log sum e^x = m + log sum
     e^(x - m) with m the max, so that no e^x overflows."""
     shifted = x - _row_max(x, dim)
-    return shifted - torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True))
+    return shifted.sub_(torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True)))
 
 
 class _LogSoftmax(Function):

@@ -750,33 +750,66 @@ class _NLL(Function):
 
 
 class _CrossEntropy(Function):
-    """NLL of log_softmax(x) over dim 1 of x (N, C, d1, ...), with the gradient of the two
-    in one step: dl/dx_{n,c} = w_{y_n} (softmax(x_n)_c - [c = y_n]) (/ total weight for the
-    mean). Passed back through log_softmax, the NLL's one-hot gradient would be written out,
-    read back and summed per row, only to give the same numbers."""
+    """NLL of log_softmax(x) over dim 1 of x (N, C, d1, ...), with label smoothing eps,
+    and the gradient of the two in one step. Without smoothing,
+    dl/dx_{n,c} = w_{y_n} (softmax(x_n)_c - [c = y_n]) (/ total weight for the mean); passed
+    back through log_softmax, the NLL's one-hot gradient would be written out, read back and
+    summed per row, only to give the same numbers. With smoothing the target row is
+    (1 - eps) one-hot + eps / C, weighted by w_c, and the gradient is softmax times the
+    row's weighted target mass minus the weighted target."""
 
     @staticmethod
-    def forward(ctx, x, target, weight, ignore_index, reduction):
+    def forward(ctx, x, target, weight, ignore_index, reduction, eps):
         log_p = _log_softmax(x, 1)
         rows = log_p.movedim(1, -1).reshape(-1, x.shape[1])  # one row per prediction
         out, kept = _nll_terms(rows, target.reshape(-1), weight, ignore_index, reduction)
-        ctx.save_for_backward(x, log_p, *kept)
-        ctx.reduction = reduction
-        return out.reshape(target.shape) if reduction == "none" else out
+        out = out.reshape(target.shape) if reduction == "none" else out
+        keep = target != ignore_index
+        ctx.save_for_backward(x, log_p, weight, keep, *kept)
+        ctx.reduction, ctx.eps = reduction, eps
+        if eps == 0:
+            return out
+        weighted = log_p if weight is None else _class_weights(weight, x) * log_p
+        smooth = -weighted.sum(dim=1) * keep  # -sum_c w_c log p_c
+        if reduction == "mean":  # over the weights of the kept targets, as torch
+            kept_weight = keep.sum() if weight is None else weight[target[keep]].sum()
+            smooth = smooth.sum() / kept_weight
+        else:
+            smooth = _reduce(smooth, reduction)
+        return (1 - eps) * out + eps / x.shape[1] * smooth
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, log_p, safe, w_n, total = ctx.saved_tensors
-        if ctx.reduction == "none":
+        x, log_p, weight, keep, safe, w_n, total = ctx.saved_tensors
+        reduction, eps = ctx.reduction, ctx.eps
+        if reduction == "none":
             grad_out = grad_out.reshape(-1)
         each = log_p[:, :1].shape  # (N, 1, d1, ...): one per prediction, broadcast over C
-        g = _nll_row_grads(grad_out, w_n, total, ctx.reduction).reshape(each)
+        g = _nll_row_grads(grad_out, w_n, total, reduction).reshape(each)  # w_{y_n} dl/dl_n
         target = safe.reshape(each)
-        if torch.is_grad_enabled():  # double backward: softmax recorded, from x again
-            p = torch.exp(_LogSoftmax.apply(x, 1))
-            return (p * g).scatter_add(1, target, -g), None, None, None, None
-        grad = torch.exp(log_p).mul_(g)  # w_{y_n} softmax(x_n), then minus w_{y_n} at y_n
-        return grad.scatter_add_(1, target, -g), None, None, None, None
+        recorded = torch.is_grad_enabled()  # double backward: softmax recorded, from x again
+        p = torch.exp(_LogSoftmax.apply(x, 1)) if recorded else torch.exp(log_p)
+        classes = x.shape[1]
+        if eps == 0:  # w_{y_n} softmax(x_n), then minus w_{y_n} at y_n
+            mass, at_target = g, -g
+        else:  # softmax times the row's weighted target mass, minus the weighted target
+            s = _nll_row_grads(grad_out, keep.reshape(-1).to(x.dtype), total, reduction)
+            s = s.reshape(each)  # dl/dl_n, 0 where ignored
+            w = _class_weights(weight, x)
+            mass = (1 - eps) * g + eps / classes * w.sum() * s
+            at_target = -(1 - eps) * g
+        grad = p * mass if recorded else p.mul_(mass)  # exp saved p for double backward
+        if eps > 0:
+            grad.addcmul_(s, w, value=-eps / classes)
+        return grad.scatter_add_(1, target, at_target), None, None, None, None, None
+
+
+def _class_weights(weight, x) -> torch.Tensor:
+    """The class weights broadcastable over x (N, C, d1, ...): (1, C, 1, ...); ones for
+    none."""
+    if weight is None:
+        return torch.ones((1, x.shape[1]) + (1,) * (x.dim() - 2), dtype=x.dtype, device=x.device)
+    return weight.reshape((1, x.shape[1]) + (1,) * (x.dim() - 2))
 
 
 def _class_dim_input(input: torch.Tensor) -> tuple[torch.Tensor, bool]:
@@ -867,30 +900,17 @@ def cross_entropy(
     check_tensor(target, "target")
     t = target.unsqueeze(0) if unbatched else target
     weight = _class_weight(weight, x)
-    classes = x.shape[1]
-    w = 1.0 if weight is None else weight.reshape((1, classes) + (1,) * (x.dim() - 2))
 
     if t.is_floating_point():  # probability targets: -sum_c w_c y_c log p_c per prediction
         check_same_shape(x, t, "input", "target (probabilities)")
         check_same_device(x, t, "input", "target")
-        y = t.to(x.dtype) * (1 - eps) + eps / classes
-        out = _reduce(-(w * y * _LogSoftmax.apply(x, 1)).sum(dim=1), reduction)
+        y = t.to(x.dtype) * (1 - eps) + eps / x.shape[1]
+        log_p = _LogSoftmax.apply(x, 1)
+        out = _reduce(-(_class_weights(weight, x) * y * log_p).sum(dim=1), reduction)
     else:  # class indices: NLL of the log-probabilities, plus the smoothing term
         check_int(ignore_index, "ignore_index")
         t = _check_class_target(t, x, 1, ignore_index=ignore_index)
-        if eps == 0:
-            out = _CrossEntropy.apply(x, t, weight, ignore_index, reduction)
-        else:
-            log_p = _LogSoftmax.apply(x, 1)
-            out = _nll(log_p, t, weight, ignore_index, reduction)
-            keep = t != ignore_index
-            smooth = -(w * log_p).sum(dim=1) * keep
-            if reduction == "mean":
-                kept_weight = keep.sum() if weight is None else weight[t[keep]].sum()
-                smooth = smooth.sum() / kept_weight
-            else:
-                smooth = _reduce(smooth, reduction)
-            out = (1 - eps) * out + eps / classes * smooth
+        out = _CrossEntropy.apply(x, t, weight, ignore_index, reduction, eps)
     return out.squeeze(0) if unbatched and reduction == "none" else out
 
 
