@@ -17,14 +17,27 @@ Two modes for nnlib, each against the same eager torch built-in:
   per op, once) is excluded from the timings and printed separately. The built-in passed
   through ``torch.compile`` is timed too, as a reference: its ratio to eager torch is the
   compiler's own cost on that op, and compiled nnlib against compiled torch is what is
-  left for nnlib's formula.
+  left for nnlib's formula. A compiled forward + backward also pays a fixed cost for the
+  compiler's wrappers around its kernels. The run measures it on the smallest compiled op,
+  a copy of 1000 elements, against the eager copy: a lower estimate for ops whose graphs
+  have more inputs, outputs or saved tensors. The report's "overhead ratio" is the compiled
+  ratio that this cost alone would give if the compiled kernels took as long as eager
+  torch's, (torch ms + fixed cost) / torch ms.
 
 In compiled mode the report also gives what the compiler generated for each forward +
-backward, nnlib's and the built-in's: the kernels, and the bytes those kernels read and write
-as inductor itself counts them from its buffers (``inductor_metrics``), in units of the
-input's size. That count does not depend on the machine, so it shows on any CPU whether
-nnlib's explicit backward makes the compiled code save and read back more than the built-in's
-does, the likely cause of a gap at bandwidth-bound sizes on a GPU.
+backward, nnlib's and the built-in's: the number of kernels inductor generated (kernels
+that fall back to ATen are not counted), and the bytes they read and write as inductor
+itself counts them from its buffers (``inductor_metrics``), in multiples of the input's
+bytes. The count does not depend on the machine's speed or on run-to-run timing noise: it
+shows whether nnlib's explicit backward makes the compiled code read and write more than
+the built-in's does; for a bandwidth-bound op the bytes moved set the time. The counts are
+for the run's device: CPU kernels come from inductor's C++ generator and GPU kernels from
+Triton, which fuse differently, so a count on one does not carry over to the other.
+
+An op's timings (torch's, nnlib's in each mode, compiled torch's) alternate over
+``timing.ROUNDS`` rounds, and each ratio is the median of the rounds' ratios, so that a
+change in the machine's speed during the run does not land between the two timings of a
+ratio (``benchmarks/timing.py``).
 
 Every timing runs on the torch threads the report names (``benchmark.Timer`` would use one
 thread by default, and a compiled function compiled under another thread count compiles
@@ -126,9 +139,11 @@ BANDWIDTH_NOTE = (
 )
 
 GENERATED_NOTE = (
-    "kernels, bytes moved: what inductor generated for the compiled forward + backward, "
-    "nnlib's / the built-in's: its kernels, and the bytes they read and write as inductor "
-    "counts them from its buffers, in units of the input's size (independent of the machine)"
+    "kernels, bytes moved: for the compiled forward + backward, nnlib's / the built-in's, the "
+    "number of kernels inductor generated and the bytes they read and write as inductor "
+    "counts them from its buffers, in multiples of the input's bytes (independent of the "
+    "machine's speed); overhead ratio: (torch ms + the compiler's fixed cost per forward + "
+    "backward) / torch ms, the compiled ratio that cost alone would give"
 )
 
 
@@ -141,6 +156,18 @@ def copy_bandwidth(x: torch.Tensor, min_run_time: float) -> float:
 def time_fwd_bwd(fn, x, min_run_time: float) -> float:
     """Median seconds of one forward + backward of fn at x."""
     return timing.seconds(timing.fwd_bwd_step(fn, (x,)), min_run_time)
+
+
+def compiler_fixed_cost(device: torch.device, min_run_time: float) -> float:
+    """Seconds that torch.compile adds to one forward + backward of its smallest op, a copy
+    of 1000 elements, against the eager copy: a lower estimate for other ops."""
+    x = torch.randn(1000, device=device)
+    torch._dynamo.reset()
+    copy = torch.compile(torch.clone)
+    time_fwd_bwd(copy, x, 0.0)  # compiles forward and backward
+    steps = [timing.fwd_bwd_step(f, (x,)) for f in (copy, torch.clone)]
+    compiled, eager = timing.alternating(steps, min_run_time)
+    return timing.median([c - e for c, e in zip(compiled, eager, strict=True)])
 
 
 def count_generated_code() -> None:
@@ -173,21 +200,24 @@ def main(argv=None) -> int:
     if "compiled" in modes:
         inductor_config.compile_threads = 1
         count_generated_code()
+        fixed = compiler_fixed_cost(device, min_run)
+        print(f"the compiler's fixed cost per forward + backward: {fixed * 1e6:.0f} us")
     header = f"{'group':10s} {'op':30s} {'copy GB/s':>9s} {'torch ms':>9s} {'share':>6s}"
     for mode in modes:
         header += f" {mode + ' ms':>12s} {'ratio':>6s} {'share':>6s}"
     if "compiled" in modes:
-        header += f" {'torch cmp ms':>12s} {'ratio':>6s} {'vs cmp':>6s} kernels bytes"
+        header += f" {'torch cmp ms':>12s} {'ratio':>6s} {'vs cmp':>6s} kernels bytes overhead"
     print(header + "  target")
     compiled_torch = (" torch compiled ms | its ratio to torch | compiled nnlib / compiled torch |"
-                      " kernels, nnlib / torch | bytes moved, nnlib / torch |"
+                      " kernels, nnlib / torch | bytes moved, nnlib / torch | overhead ratio |"
                       if "compiled" in modes else "")  # fmt: skip
     md = ["| group | op | copy GB/s | torch ms | torch share of copy |"
           + "".join(f" {m} ms | ratio | {m} share of copy |" for m in modes)
           + compiled_torch + " target |",
           "|---|---|---:|---:|---:|" + "---:|---:|---:|" * len(modes)
-          + ("---:|---:|---:|---:|---:|" if compiled_torch else "") + "---:|"]  # fmt: skip
+          + ("---:|---:|---:|---:|---:|---:|" if compiled_torch else "") + "---:|"]  # fmt: skip
     worst = {mode: {} for mode in modes}
+    worst_vs = {}  # group -> worst compiled nnlib / compiled torch
     compile_s = 0.0
     generated = {}  # fn -> (kernels, bytes moved / input bytes) of its compiled fwd + bwd
     for group, op, ours, theirs, make in cases(device, args.size_factor):
@@ -201,11 +231,6 @@ def main(argv=None) -> int:
             traffic = TRAFFIC_OF_OP.get(op, TRAFFIC[group])  # noqa: B023
             return traffic * x.nbytes / seconds / copy  # noqa: B023
 
-        t_torch = time_fwd_bwd(theirs, x, min_run)
-        line = f"{group:10s} {op:30s} {copy / 1e9:9.2f} {t_torch * 1e3:9.3f} {share(t_torch):6.2f}"
-        row = f"| {group} | `{op}` | {copy / 1e9:.2f} | {t_torch * 1e3:.3f} | "
-        row += f"{share(t_torch):.2f} |"
-
         def compiled(fn):
             nonlocal compile_s
             compiled_fn = torch.compile(fn)
@@ -218,21 +243,37 @@ def main(argv=None) -> int:
             generated[fn] = (inductor_metrics.generated_kernel_count, moved)
             return compiled_fn
 
-        for mode in modes:
-            fn = compiled(ours) if mode == "compiled" else ours
-            t_ours = time_fwd_bwd(fn, x, min_run)
-            ratio = t_ours / t_torch
-            worst[mode][group] = max(worst[mode].get(group, 0.0), ratio)
-            line += f" {t_ours * 1e3:12.3f} {ratio:6.2f} {share(t_ours):6.2f}"
-            row += f" {t_ours * 1e3:.3f} | {ratio:.2f} | {share(t_ours):.2f} |"
+        fns = {"torch": theirs, **{m: compiled(ours) if m == "compiled" else ours for m in modes}}
         if "compiled" in modes:
-            t_compiled = time_fwd_bwd(compiled(theirs), x, min_run)
-            own, vs = t_compiled / t_torch, t_ours / t_compiled
+            fns["torch compiled"] = compiled(theirs)
+        rounds = timing.alternating([timing.fwd_bwd_step(f, (x,)) for f in fns.values()],
+                                    min_run)  # fmt: skip
+        times = dict(zip(fns, rounds, strict=True))
+        t = {name: timing.median(seconds) for name, seconds in times.items()}
+
+        def ratio(ours_name: str, theirs_name: str) -> float:
+            """The median over the rounds of each round's ratio."""
+            return timing.median(timing.ratios(times[theirs_name], times[ours_name]))  # noqa: B023
+
+        t_torch = t["torch"]
+        line = f"{group:10s} {op:30s} {copy / 1e9:9.2f} {t_torch * 1e3:9.3f} {share(t_torch):6.2f}"
+        row = f"| {group} | `{op}` | {copy / 1e9:.2f} | {t_torch * 1e3:.3f} | "
+        row += f"{share(t_torch):.2f} |"
+        for mode in modes:
+            r = ratio(mode, "torch")
+            worst[mode][group] = max(worst[mode].get(group, 0.0), r)
+            line += f" {t[mode] * 1e3:12.3f} {r:6.2f} {share(t[mode]):6.2f}"
+            row += f" {t[mode] * 1e3:.3f} | {r:.2f} | {share(t[mode]):.2f} |"
+        if "compiled" in modes:
+            t_compiled = t["torch compiled"]
+            own, vs = ratio("torch compiled", "torch"), ratio("compiled", "torch compiled")
             (k_ours, b_ours), (k_theirs, b_theirs) = generated[ours], generated[theirs]
+            overhead = (t_torch + fixed) / t_torch
+            worst_vs[group] = max(worst_vs.get(group, 0.0), vs)
             line += f" {t_compiled * 1e3:12.3f} {own:6.2f} {vs:6.2f}"
-            line += f" {k_ours:3d}/{k_theirs:<3d} {b_ours:5.2f}/{b_theirs:<5.2f}"
+            line += f" {k_ours:3d}/{k_theirs:<3d} {b_ours:5.2f}/{b_theirs:<5.2f} {overhead:5.2f}"
             row += f" {t_compiled * 1e3:.3f} | {own:.2f} | {vs:.2f} |"
-            row += f" {k_ours} / {k_theirs} | {b_ours:.2f} / {b_theirs:.2f} |"
+            row += f" {k_ours} / {k_theirs} | {b_ours:.2f} / {b_theirs:.2f} | {overhead:.2f} |"
         print(line + f"  <= {TARGETS[group]:.1f}", flush=True)
         md.append(row + f" <= {TARGETS[group]:.1f} |")
     md.append("")
@@ -244,14 +285,21 @@ def main(argv=None) -> int:
         print(f"worst ratio, {mode}: {verdict}")
         md.append(f"- worst ratio, {mode}: {verdict}")
     if "compiled" in modes:
-        print(f"compilation took {compile_s:.0f} s in all (excluded from the timings)")
-        md.append(f"- compilation took {compile_s:.0f} s in all (excluded from the timings)")
+        summary = [
+            "worst compiled nnlib / compiled torch: "
+            + ", ".join(f"{g} {r:.2f}" for g, r in worst_vs.items()),
+            f"the compiler's fixed cost per forward + backward: {fixed * 1e6:.0f} us",
+            f"compilation took {compile_s:.0f} s in all (excluded from the timings)",
+        ]
+        print(*summary, sep="\n")
+        md += [f"- {line}" for line in summary]
     command = report.invocation("benchmarks.bench_ops", argv)
     lines = report.header(f"nnlib's ops against PyTorch's, forward + backward, on {device.type}",
                           command, f"{torch.get_num_threads()} torch threads")  # fmt: skip
     lines += [
         f"- torch {torch.__version__} on {device} ({name or platform.machine()}), size "
-        f"factor {args.size_factor}; median times; ratio = nnlib / torch",
+        f"factor {args.size_factor}; median times over {timing.ROUNDS} rounds in which the "
+        "timings alternate; ratio = the median of the rounds' ratios, nnlib / torch",
         f"- {BANDWIDTH_NOTE}",
         *([f"- {GENERATED_NOTE}"] if "compiled" in modes else []),
         "",

@@ -604,8 +604,9 @@ class _Softmax(Function):
 
 
 def _log_softmax(x: torch.Tensor, dim: int) -> torch.Tensor:
-    """x_i - log sum_j e^{x_j} along dim, through log-sum-exp: log sum e^x = m + log sum
-    e^(x - m) with m the max, so that no e^x overflows."""
+    """x_i - log sum_j e^{x_j} along dim, through log-sum-exp: log sum_j e^{x_j} = m +
+    log sum_j e^{x_j - m} with m the max, so that no e^{x_j - m} overflows (each is at most
+    1)."""
     shifted = x - _row_max(x, dim)
     return shifted.sub_(torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True)))
 

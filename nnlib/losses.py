@@ -10,8 +10,11 @@ Names, signatures and ``reduction`` semantics ('none' | 'mean' | 'sum') follow P
   \rho'(e_i)`.
 * Classification losses that need their own backward (hinge, multi-margin, binary
   cross-entropy with and without logits, NLL) are Functions of their own. Cross-entropy is
-  ``nll_loss(log_softmax(x))`` plus label smoothing, and the focal loss is built on
-  ``binary_cross_entropy_with_logits``: their gradients come from those explicit backwards.
+  ``nll_loss(log_softmax(x))`` plus label smoothing; with class indices it is one Function,
+  ``_CrossEntropy``, whose backward gives the gradient of the composition in one step, and
+  with probability targets it is built on ``log_softmax``. The focal loss is built on
+  ``binary_cross_entropy_with_logits``. Losses built on others get their gradients from
+  those explicit backwards.
 
 ``REGRESSION_LOSSES`` and ``CLASSIFICATION_LOSSES`` are the family's registries, which the
 chapters read for figures and tables.
@@ -708,7 +711,7 @@ def binary_cross_entropy_with_logits(
 # ---------------------------------------------------------------------------------------------
 def _nll_terms(x, target, weight, ignore_index: int, reduction: str):
     """NLL of rows x (M, C) against targets (M,): the reduced loss, and what its gradient
-    needs, (each row's target, 0 where ignored; each row's weight, 0 where ignored; their
+    needs: (each row's target, 0 where ignored; each row's weight, 0 where ignored; their
     total)."""
     keep = target != ignore_index
     safe = torch.where(keep, target, torch.zeros_like(target))
@@ -723,8 +726,8 @@ def _nll_terms(x, target, weight, ignore_index: int, reduction: str):
 
 
 def _nll_row_grads(grad_out, w_n, total, reduction: str) -> torch.Tensor:
-    """-dl/dx_{n, y_n}, one per row: each row's weight times its incoming gradient, over the
-    total weight for the mean."""
+    """Each row's weight times the row's incoming gradient, divided by ``total`` for the
+    mean; with the NLL's weights w_n, this is -dL/dx_{n, y_n}."""
     if reduction == "mean":
         return grad_out / total * w_n
     return grad_out * w_n  # "sum" and "none"
@@ -751,12 +754,16 @@ class _NLL(Function):
 
 class _CrossEntropy(Function):
     """NLL of log_softmax(x) over dim 1 of x (N, C, d1, ...), with label smoothing eps,
-    and the gradient of the two in one step. Without smoothing,
-    dl/dx_{n,c} = w_{y_n} (softmax(x_n)_c - [c = y_n]) (/ total weight for the mean); passed
-    back through log_softmax, the NLL's one-hot gradient would be written out, read back and
-    summed per row, only to give the same numbers. With smoothing the target row is
-    (1 - eps) one-hot + eps / C, weighted by w_c, and the gradient is softmax times the
-    row's weighted target mass minus the weighted target."""
+    and the gradient of the composition in one step. With the weighted target
+    t_{n,c} = w_c ((1 - eps) [c = y_n] + eps / C) and its mass T_n = sum_c t_{n,c}, the loss
+    of a row is -sum_c t_{n,c} log p_{n,c} and
+
+        dl_n/dx_{n,c} = T_n softmax(x_n)_c - t_{n,c}
+
+    (without smoothing, w_{y_n} (softmax(x_n)_c - [c = y_n])). Ignored rows get 0, and the
+    mean divides by the total weight of the kept targets in both terms. Passed back through
+    log_softmax, the NLL's one-hot gradient would be written out, read back and summed per
+    row, only to give the same numbers."""
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction, eps):
@@ -769,7 +776,7 @@ class _CrossEntropy(Function):
         ctx.reduction, ctx.eps = reduction, eps
         if eps == 0:
             return out
-        weighted = log_p if weight is None else _class_weights(weight, x) * log_p
+        weighted = log_p if weight is None else _broadcast_class_weights(weight, x) * log_p
         smooth = -weighted.sum(dim=1) * keep  # -sum_c w_c log p_c
         if reduction == "mean":  # over the weights of the kept targets, as torch
             kept_weight = keep.sum() if weight is None else weight[target[keep]].sum()
@@ -785,28 +792,31 @@ class _CrossEntropy(Function):
         if reduction == "none":
             grad_out = grad_out.reshape(-1)
         each = log_p[:, :1].shape  # (N, 1, d1, ...): one per prediction, broadcast over C
-        g = _nll_row_grads(grad_out, w_n, total, reduction).reshape(each)  # w_{y_n} dl/dl_n
+        g = _nll_row_grads(grad_out, w_n, total, reduction).reshape(each)  # w_{y_n} dL/dl_n
         target = safe.reshape(each)
-        recorded = torch.is_grad_enabled()  # double backward: softmax recorded, from x again
+        # create_graph=True: softmax again from x, through _LogSoftmax, so that autograd
+        # records it for double backward
+        recorded = torch.is_grad_enabled()
         p = torch.exp(_LogSoftmax.apply(x, 1)) if recorded else torch.exp(log_p)
         classes = x.shape[1]
-        if eps == 0:  # w_{y_n} softmax(x_n), then minus w_{y_n} at y_n
+        if eps == 0:  # g softmax(x_n), then -g at y_n
             mass, at_target = g, -g
         else:  # softmax times the row's weighted target mass, minus the weighted target
-            s = _nll_row_grads(grad_out, keep.reshape(-1).to(x.dtype), total, reduction)
-            s = s.reshape(each)  # dl/dl_n, 0 where ignored
-            w = _class_weights(weight, x)
+            s = _nll_row_grads(grad_out, keep.reshape(-1), total, reduction)
+            s = s.reshape(each)  # dL/dl_n (/ total weight for the mean), 0 where ignored
+            w = _broadcast_class_weights(weight, x)
             mass = (1 - eps) * g + eps / classes * w.sum() * s
             at_target = -(1 - eps) * g
-        grad = p * mass if recorded else p.mul_(mass)  # exp saved p for double backward
+        # out of place when recorded: torch.exp saved p for its own backward
+        grad = p * mass if recorded else p.mul_(mass)
         if eps > 0:
             grad.addcmul_(s, w, value=-eps / classes)
         return grad.scatter_add_(1, target, at_target), None, None, None, None, None
 
 
-def _class_weights(weight, x) -> torch.Tensor:
-    """The class weights broadcastable over x (N, C, d1, ...): (1, C, 1, ...); ones for
-    none."""
+def _broadcast_class_weights(weight, x) -> torch.Tensor:
+    """The class weights broadcastable over x (N, C, d1, ...): (1, C, 1, ...); ones when
+    weight is None."""
     if weight is None:
         return torch.ones((1, x.shape[1]) + (1,) * (x.dim() - 2), dtype=x.dtype, device=x.device)
     return weight.reshape((1, x.shape[1]) + (1,) * (x.dim() - 2))
@@ -906,7 +916,7 @@ def cross_entropy(
         check_same_device(x, t, "input", "target")
         y = t.to(x.dtype) * (1 - eps) + eps / x.shape[1]
         log_p = _LogSoftmax.apply(x, 1)
-        out = _reduce(-(_class_weights(weight, x) * y * log_p).sum(dim=1), reduction)
+        out = _reduce(-(_broadcast_class_weights(weight, x) * y * log_p).sum(dim=1), reduction)
     else:  # class indices: NLL of the log-probabilities, plus the smoothing term
         check_int(ignore_index, "ignore_index")
         t = _check_class_target(t, x, 1, ignore_index=ignore_index)

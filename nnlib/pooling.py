@@ -86,8 +86,9 @@ def _axis_positions(g: Geometry, axis: int, size: int, device):
 def _window_cells(g: Geometry, h: int, w: int, device) -> torch.Tensor:
     """(out_h, out_w, k_h k_w): for each window and each of its cells in row-major order,
     that cell's flat index into the (H, W) plane, the same for every example and channel. A
-    padded cell gives the window's first real one: a window whose max is -inf may pick
-    padding, and torch then reports that cell."""
+    cell in the padding (or past the input under ceil_mode) maps to the window's first real
+    cell in row-major order: a window whose max is -inf may pick padding, and torch then
+    reports that first real cell."""
     rows, first_row = _axis_positions(g, 0, h, device)  # (out_h, k_h)
     cols, first_col = _axis_positions(g, 1, w, device)  # (out_w, k_w)
     r, q = rows[:, None, :, None], cols[None, :, None, :]  # (out_h, out_w, k_h, k_w)
@@ -160,8 +161,10 @@ class _AvgPool2d(Function):
         (sh, sw), (kh, kw) = g.stride, g.kernel
         grad = grad_out.new_zeros(n, c, top + h + bottom, left + w + right)
         oh, ow = g.out
-        if (sh, sw) == (kh, kw):  # the windows tile the input: one share per covered cell,
-            # written in one pass through a (N, C, out_h, k_h, out_w, k_w) view of the cells
+        if (sh, sw) == (kh, kw):  # the windows do not overlap: each cell of the padded
+            # plane's top-left out_h k_h x out_w k_w block gets its window's share, written in
+            # one pass through a (N, C, out_h, k_h, out_w, k_w) view of grad; cells outside
+            # the block keep 0
             tiles = grad[:, :, : oh * kh, : ow * kw].unflatten(3, (ow, kw)).unflatten(2, (oh, kh))
             tiles.copy_(share[:, :, :, None, :, None])
             return g.crop(grad, h, w), None, None

@@ -311,7 +311,7 @@ def class_problems(draw):
     if draw(st.booleans()) and t.numel() > 1:
         t.view(-1)[0] = -100  # one ignored target
     w = torch.rand(c, generator=g, dtype=dtype) + 0.1 if draw(st.booleans()) else None
-    eps = draw(st.sampled_from([0.0, 0.1, 0.5]))
+    eps = draw(st.sampled_from([0.0, 0.1, 0.5, 1.0]))
     return x, t, w, eps
 
 
@@ -379,6 +379,13 @@ def test_cross_entropy_gradgradcheck(reduction, eps, shape):
     w = torch.rand(classes, dtype=torch.float64, generator=g) + 0.1
     fn = partial(losses.cross_entropy, target=t, weight=w, reduction=reduction, label_smoothing=eps)
     assert gradcheck(fn, (x,)) and gradgradcheck(fn, (x,))
+    # gradgradcheck checks the recorded gradient's own derivative, not its value: compare it
+    # with the gradient computed without create_graph
+    upstream = torch.linspace(0.5, 1.5, fn(x).numel(), dtype=x.dtype).reshape(fn(x).shape)
+    (plain,) = torch.autograd.grad((fn(x) * upstream).sum(), x)
+    (recorded,) = torch.autograd.grad((fn(x) * upstream).sum(), x, create_graph=True)
+    assert recorded.grad_fn is not None
+    torch.testing.assert_close(recorded, plain, rtol=1e-12, atol=1e-15)
 
 
 def test_nll_weighted_mean_and_all_ignored():
