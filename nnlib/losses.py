@@ -42,8 +42,8 @@ from nnlib._validation import (
 )
 from nnlib.activations import (
     _log1p_exp,
-    _log_softmax,
     _LogSoftmax,
+    _row_max,
     _stable_sigmoid,
     sigmoid,
 )
@@ -709,20 +709,23 @@ def binary_cross_entropy_with_logits(
 # ---------------------------------------------------------------------------------------------
 # NLL, cross-entropy, focal loss
 # ---------------------------------------------------------------------------------------------
-def _nll_terms(x, target, weight, ignore_index: int, reduction: str):
-    """NLL of rows x (M, C) against targets (M,): the reduced loss, and what its gradient
-    needs: (each row's target, 0 where ignored; each row's weight, 0 where ignored; their
-    total)."""
+def _kept_targets(target, weight, ignore_index: int, x: torch.Tensor):
+    """Each prediction's target class (0 where ignored) and weight w_{y_n} (0 where
+    ignored), for logits or log-probabilities x with classes along dim 1."""
     keep = target != ignore_index
     safe = torch.where(keep, target, torch.zeros_like(target))
     w = torch.ones(x.shape[1], dtype=x.dtype, device=x.device) if weight is None else weight
-    w_n = w[safe] * keep  # each sample's weight; 0 for ignored ones
-    picked = x.gather(1, safe.unsqueeze(1)).squeeze(1)
+    return safe, w[safe] * keep
+
+
+def _nll_reduce(picked, w_n, reduction: str):
+    """The NLL from each prediction's log-probability of its target and its weight, reduced,
+    and the total weight (the mean's divisor)."""
     loss = -w_n * picked
     total = w_n.sum()
     if reduction == "mean":  # nan when every target is ignored, as torch
-        return loss.sum() / total, (safe, w_n, total)
-    return _reduce(loss, reduction), (safe, w_n, total)
+        return loss.sum() / total, total
+    return _reduce(loss, reduction), total
 
 
 def _nll_row_grads(grad_out, w_n, total, reduction: str) -> torch.Tensor:
@@ -739,8 +742,10 @@ class _NLL(Function):
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction):
-        out, kept = _nll_terms(x, target, weight, ignore_index, reduction)
-        ctx.save_for_backward(*kept)
+        safe, w_n = _kept_targets(target, weight, ignore_index, x)
+        picked = x.gather(1, safe.unsqueeze(1)).squeeze(1)
+        out, total = _nll_reduce(picked, w_n, reduction)
+        ctx.save_for_backward(safe, w_n, total)
         ctx.reduction, ctx.shape = reduction, x.shape
         return out
 
@@ -763,19 +768,25 @@ class _CrossEntropy(Function):
     (without smoothing, w_{y_n} (softmax(x_n)_c - [c = y_n])). Ignored rows get 0, and the
     mean divides by the total weight of the kept targets in both terms. Passed back through
     log_softmax, the NLL's one-hot gradient would be written out, read back and summed per
-    row, only to give the same numbers."""
+    row, only to give the same numbers.
+
+    Only each row's max m and log-sum-exp L are kept for the backward, which computes
+    softmax again as e^{(x - m) - L} (the log-probabilities in log_softmax's own arithmetic):
+    no input-sized tensor lives from the forward to the backward."""
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction, eps):
-        log_p = _log_softmax(x, 1)
-        rows = log_p.movedim(1, -1).reshape(-1, x.shape[1])  # one row per prediction
-        out, kept = _nll_terms(rows, target.reshape(-1), weight, ignore_index, reduction)
-        out = out.reshape(target.shape) if reduction == "none" else out
+        m = _row_max(x, 1)  # (N, 1, d1, ...), as in log_softmax
+        lse = torch.log((x - m).exp_().sum(dim=1, keepdim=True))
+        safe, w_n = _kept_targets(target, weight, ignore_index, x)
+        picked = (x.gather(1, safe.unsqueeze(1)) - m).sub_(lse).squeeze(1)  # log p_{n, y_n}
+        out, total = _nll_reduce(picked, w_n, reduction)
         keep = target != ignore_index
-        ctx.save_for_backward(x, log_p, weight, keep, *kept)
+        ctx.save_for_backward(x, m, lse, weight, keep, safe, w_n, total)
         ctx.reduction, ctx.eps = reduction, eps
         if eps == 0:
             return out
+        log_p = (x - m).sub_(lse)
         weighted = log_p if weight is None else _broadcast_class_weights(weight, x) * log_p
         smooth = -weighted.sum(dim=1) * keep  # -sum_c w_c log p_c
         if reduction == "mean":  # over the weights of the kept targets, as torch
@@ -787,23 +798,21 @@ class _CrossEntropy(Function):
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, log_p, weight, keep, safe, w_n, total = ctx.saved_tensors
+        x, m, lse, weight, keep, safe, w_n, total = ctx.saved_tensors
         reduction, eps = ctx.reduction, ctx.eps
-        if reduction == "none":
-            grad_out = grad_out.reshape(-1)
-        each = log_p[:, :1].shape  # (N, 1, d1, ...): one per prediction, broadcast over C
-        g = _nll_row_grads(grad_out, w_n, total, reduction).reshape(each)  # w_{y_n} dL/dl_n
-        target = safe.reshape(each)
+        # one value per prediction, (N, 1, d1, ...), broadcast over the classes
+        g = _nll_row_grads(grad_out, w_n, total, reduction).unsqueeze(1)  # w_{y_n} dL/dl_n
+        target = safe.unsqueeze(1)
         # create_graph=True: softmax again from x, through _LogSoftmax, so that autograd
         # records it for double backward
         recorded = torch.is_grad_enabled()
-        p = torch.exp(_LogSoftmax.apply(x, 1)) if recorded else torch.exp(log_p)
+        p = torch.exp(_LogSoftmax.apply(x, 1)) if recorded else (x - m).sub_(lse).exp_()
         classes = x.shape[1]
         if eps == 0:  # g softmax(x_n), then -g at y_n
             mass, at_target = g, -g
         else:  # softmax times the row's weighted target mass, minus the weighted target
-            s = _nll_row_grads(grad_out, keep.reshape(-1), total, reduction)
-            s = s.reshape(each)  # dL/dl_n (/ total weight for the mean), 0 where ignored
+            s = _nll_row_grads(grad_out, keep, total, reduction).unsqueeze(1)
+            # s: dL/dl_n (/ total weight for the mean), 0 where ignored
             w = _broadcast_class_weights(weight, x)
             mass = (1 - eps) * g + eps / classes * w.sum() * s
             at_target = -(1 - eps) * g
