@@ -710,8 +710,9 @@ def binary_cross_entropy_with_logits(
 # NLL, cross-entropy, focal loss
 # ---------------------------------------------------------------------------------------------
 def _kept_targets(target, weight, ignore_index: int, x: torch.Tensor):
-    """Each prediction's target class (0 where ignored) and weight w_{y_n} (0 where
-    ignored), for logits or log-probabilities x with classes along dim 1."""
+    """Each prediction's target class y_n (0 where ignored) and weight w_{y_n} =
+    weight[y_n] (1 without weight; 0 where ignored), both shaped like target: x's shape
+    without dim 1, its classes. x supplies only the class count, dtype and device."""
     keep = target != ignore_index
     safe = torch.where(keep, target, torch.zeros_like(target))
     w = torch.ones(x.shape[1], dtype=x.dtype, device=x.device) if weight is None else weight
@@ -719,8 +720,9 @@ def _kept_targets(target, weight, ignore_index: int, x: torch.Tensor):
 
 
 def _nll_reduce(picked, w_n, reduction: str):
-    """The NLL from each prediction's log-probability of its target and its weight, reduced,
-    and the total weight (the mean's divisor)."""
+    """Given each prediction's log-probability of its target (picked) and its weight w_n:
+    the NLL -w_n picked, reduced (the mean divides by the total weight), and that total
+    weight sum_n w_n."""
     loss = -w_n * picked
     total = w_n.sum()
     if reduction == "mean":  # nan when every target is ignored, as torch
@@ -770,9 +772,11 @@ class _CrossEntropy(Function):
     log_softmax, the NLL's one-hot gradient would be written out, read back and summed per
     row, only to give the same numbers.
 
-    Only each row's max m and log-sum-exp L are kept for the backward, which computes
-    softmax again as e^{(x - m) - L} (the log-probabilities in log_softmax's own arithmetic):
-    no input-sized tensor lives from the forward to the backward."""
+    Besides x itself and the per-prediction targets and weights, the backward keeps only
+    each row's max m_n and S_n = log sum_c e^{x_{n,c} - m_n} (both (N, 1, d1, ...)). It
+    computes softmax again as e^{(x - m) - S}, bit for bit what log_softmax computes, so
+    the input-sized log-probabilities do not live from the forward to the backward (when
+    the backward is itself recorded, softmax comes from x through _LogSoftmax)."""
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction, eps):
@@ -801,7 +805,8 @@ class _CrossEntropy(Function):
         x, m, lse, weight, keep, safe, w_n, total = ctx.saved_tensors
         reduction, eps = ctx.reduction, ctx.eps
         # one value per prediction, (N, 1, d1, ...), broadcast over the classes
-        g = _nll_row_grads(grad_out, w_n, total, reduction).unsqueeze(1)  # w_{y_n} dL/dl_n
+        # g = w_{y_n} times l_n's incoming gradient (/ total weight for the mean)
+        g = _nll_row_grads(grad_out, w_n, total, reduction).unsqueeze(1)
         target = safe.unsqueeze(1)
         # create_graph=True: softmax again from x, through _LogSoftmax, so that autograd
         # records it for double backward
@@ -812,7 +817,8 @@ class _CrossEntropy(Function):
             mass, at_target = g, -g
         else:  # softmax times the row's weighted target mass, minus the weighted target
             s = _nll_row_grads(grad_out, keep, total, reduction).unsqueeze(1)
-            # s: dL/dl_n (/ total weight for the mean), 0 where ignored
+            # s = l_n's incoming gradient (/ total weight for the mean), 0 where ignored;
+            # g = w_{y_n} s
             w = _broadcast_class_weights(weight, x)
             mass = (1 - eps) * g + eps / classes * w.sum() * s
             at_target = -(1 - eps) * g

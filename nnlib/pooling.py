@@ -2,8 +2,9 @@ r"""2-D max and average pooling written from scratch, with explicit backward pas
 
 Same names and signatures as :func:`torch.nn.functional.max_pool2d` and
 :func:`~torch.nn.functional.avg_pool2d`. Both are vectorised: the input is padded once, a
-strided view (``as_strided``) exposes every pooling window as two extra dimensions, and the
-reduction runs over them; nothing loops over pixels.
+strided view (``as_strided``) exposes every pooling window as two extra dimensions; max
+pooling reduces over them, and average pooling adds up their k_h k_w slices, one per kernel
+offset. Nothing loops over pixels.
 
 * Max pooling routes each output gradient to the position of its window's maximum (the
   first one in row-major window order on ties, as PyTorch), by ``scatter_add``: windows
@@ -147,8 +148,9 @@ class _AvgPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, g, divisor):
-        # the window sums as k_h k_w shifted views added up, a loop over kernel offsets as in
-        # the backward: a reduction over the tiny, strided window dims is many times slower
+        # the window sums as the k_h k_w shifted, strided views added up, a loop over kernel
+        # offsets like the backward's for overlapping windows: a sum over the tiny, strided
+        # window dims made forward + backward 1.6-2.7x slower on the CPU (kernels 3 and 2)
         cells = [row for rows in windows(g.pad(x), g).unbind(2) for row in rows.unbind(2)]
         total = cells[0].clone()
         for cell in cells[1:]:
