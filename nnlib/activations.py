@@ -603,12 +603,17 @@ class _Softmax(Function):
         return s * (grad_out - (grad_out * s).sum(dim=ctx.dim, keepdim=True)), None
 
 
-def _log_softmax(x: torch.Tensor, dim: int) -> torch.Tensor:
-    """x_i - log sum_j e^{x_j} along dim, through log-sum-exp: log sum_j e^{x_j} = m +
-    log sum_j e^{x_j - m} with m the max, so that no e^{x_j - m} overflows (each is at most
-    1)."""
-    shifted = x - _row_max(x, dim)
-    return shifted.sub_(torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True)))
+def _log_sum_exp(x: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's max m and S = log sum_j e^{x_j - m} along dim (keepdim), so that
+    log sum_j e^{x_j} = m + S and no e^{x_j - m} overflows (each is at most 1)."""
+    m = _row_max(x, dim)
+    return m, torch.log((x - m).exp_().sum(dim=dim, keepdim=True))
+
+
+def _log_softmax_from(x: torch.Tensor, m: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """log softmax, x_i - log sum_j e^{x_j} = (x_i - m) - S, from :func:`_log_sum_exp`'s
+    statistics (of x, or of the rows that x's values were taken from)."""
+    return (x - m).sub_(s)
 
 
 class _LogSoftmax(Function):
@@ -616,7 +621,7 @@ class _LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, x, dim):
-        y = _log_softmax(x, dim)
+        y = _log_softmax_from(x, *_log_sum_exp(x, dim))
         ctx.save_for_backward(y)
         ctx.dim = dim
         return y

@@ -42,8 +42,9 @@ from nnlib._validation import (
 )
 from nnlib.activations import (
     _log1p_exp,
+    _log_softmax_from,
+    _log_sum_exp,
     _LogSoftmax,
-    _row_max,
     _stable_sigmoid,
     sigmoid,
 )
@@ -710,13 +711,14 @@ def binary_cross_entropy_with_logits(
 # NLL, cross-entropy, focal loss
 # ---------------------------------------------------------------------------------------------
 def _kept_targets(target, weight, ignore_index: int, x: torch.Tensor):
-    """Each prediction's target class y_n (0 where ignored) and weight w_{y_n} =
+    """Whether each prediction is kept, its target class y_n (0 where ignored) and weight
+    w_{y_n} =
     weight[y_n] (1 without weight; 0 where ignored), both shaped like target: x's shape
     without dim 1, its classes. x supplies only the class count, dtype and device."""
     keep = target != ignore_index
     safe = torch.where(keep, target, torch.zeros_like(target))
     w = torch.ones(x.shape[1], dtype=x.dtype, device=x.device) if weight is None else weight
-    return safe, w[safe] * keep
+    return keep, safe, w[safe] * keep
 
 
 def _nll_reduce(picked, w_n, reduction: str):
@@ -744,7 +746,7 @@ class _NLL(Function):
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction):
-        safe, w_n = _kept_targets(target, weight, ignore_index, x)
+        _, safe, w_n = _kept_targets(target, weight, ignore_index, x)
         picked = x.gather(1, safe.unsqueeze(1)).squeeze(1)
         out, total = _nll_reduce(picked, w_n, reduction)
         ctx.save_for_backward(safe, w_n, total)
@@ -780,17 +782,16 @@ class _CrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction, eps):
-        m = _row_max(x, 1)  # (N, 1, d1, ...), as in log_softmax
-        lse = torch.log((x - m).exp_().sum(dim=1, keepdim=True))
-        safe, w_n = _kept_targets(target, weight, ignore_index, x)
-        picked = (x.gather(1, safe.unsqueeze(1)) - m).sub_(lse).squeeze(1)  # log p_{n, y_n}
+        m, lse = _log_sum_exp(x, 1)  # (N, 1, d1, ...) each
+        keep, safe, w_n = _kept_targets(target, weight, ignore_index, x)
+        target_x = x.gather(1, safe.unsqueeze(1))
+        picked = _log_softmax_from(target_x, m, lse).squeeze(1)  # log p_{n, y_n}
         out, total = _nll_reduce(picked, w_n, reduction)
-        keep = target != ignore_index
         ctx.save_for_backward(x, m, lse, weight, keep, safe, w_n, total)
         ctx.reduction, ctx.eps = reduction, eps
         if eps == 0:
             return out
-        log_p = (x - m).sub_(lse)
+        log_p = _log_softmax_from(x, m, lse)
         weighted = log_p if weight is None else _broadcast_class_weights(weight, x) * log_p
         smooth = -weighted.sum(dim=1) * keep  # -sum_c w_c log p_c
         if reduction == "mean":  # over the weights of the kept targets, as torch
@@ -811,7 +812,7 @@ class _CrossEntropy(Function):
         # create_graph=True: softmax again from x, through _LogSoftmax, so that autograd
         # records it for double backward
         recorded = torch.is_grad_enabled()
-        p = torch.exp(_LogSoftmax.apply(x, 1)) if recorded else (x - m).sub_(lse).exp_()
+        p = torch.exp(_LogSoftmax.apply(x, 1)) if recorded else _log_softmax_from(x, m, lse).exp_()
         classes = x.shape[1]
         if eps == 0:  # g softmax(x_n), then -g at y_n
             mass, at_target = g, -g
