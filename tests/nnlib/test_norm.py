@@ -29,20 +29,21 @@ def _run(fn, x, running, weight, bias, upstream, **kwargs):
     shape=st.sampled_from([(6, 3), (4, 2, 5), (2, 3, 4, 5), (3, 1, 2, 2, 2)]),
     dtype=st.sampled_from([torch.float32, torch.float64]),
     training=st.booleans(),
-    affine=st.booleans(),
+    has_weight=st.booleans(),
+    has_bias=st.booleans(),
     running=st.booleans(),
     momentum=st.sampled_from([0.0, 0.1, 1.0]),
     seed=st.integers(0, 2**16),
 )
 def test_matches_torch_values_gradients_and_running_statistics(
-    shape, dtype, training, affine, running, momentum, seed
+    shape, dtype, training, has_weight, has_bias, running, momentum, seed
 ):
     running = running or not training  # evaluation mode needs the running statistics
     g = torch.Generator().manual_seed(seed)
     c = shape[1]
     x = torch.randn(shape, generator=g, dtype=dtype) * 3 + 1
-    weight = torch.randn(c, generator=g, dtype=dtype) if affine else None
-    bias = torch.randn(c, generator=g, dtype=dtype) if affine else None
+    weight = torch.randn(c, generator=g, dtype=dtype) if has_weight else None
+    bias = torch.randn(c, generator=g, dtype=dtype) if has_bias else None
     stats = ((torch.randn(c, generator=g, dtype=dtype), torch.rand(c, generator=g, dtype=dtype) + 0.5)
              if running else (None, None))  # fmt: skip
     upstream = torch.randn(shape, generator=g, dtype=dtype)
