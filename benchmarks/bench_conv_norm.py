@@ -20,7 +20,8 @@ beforehand and used for every chunk (so they are in the cache, as nnlib's are wh
 multiplies them). That time is a reference floor for this design: nnlib's time above it is
 the copies (im2col, the layout changes) and the rest. GFLOP/s: the nominal arithmetic of a
 direct convolution's forward + backward over the time, for the products and for torch; and,
-for comparison, what ``torch.matmul`` reaches on two 2048 x 2048 matrices in the same run.
+for comparison, what ``torch.matmul`` reaches on two 2048 x 2048 float32 matrices in the same
+run.
 
 For each op the report also counts the process's minor page faults per forward + backward
 (getrusage; host memory only), mostly pages of newly allocated tensors touched for the first
@@ -102,9 +103,9 @@ def conv_products(x: torch.Tensor, w: torch.Tensor):
 
 
 def matmul_peak(device, min_run: float, n: int = 2048) -> float:
-    """FLOP/s of ``torch.matmul`` on two n x n float32 matrices: what the BLAS that nnlib's
-    products run on reaches at a shape that suits it (the convolution's own products are
-    tall and thin)."""
+    """FLOP/s of ``torch.matmul`` on two n x n float32 matrices: what the BLAS library behind
+    nnlib's products (MKL on this project's CPU, cuBLAS on a GPU) reaches at a shape that
+    suits it (the convolution's own products are tall and thin)."""
     a, b = (torch.randn(n, n, device=device) for _ in range(2))
     return 2 * n**3 / timing.seconds(lambda: torch.matmul(a, b), min_run)
 
@@ -224,9 +225,11 @@ def main(argv=None) -> int:
         "design; GFLOP/s: the nominal arithmetic of a direct convolution's forward + "
         "backward (3 x 2 C_out C k^2 N H W) / time. For comparison, `torch.matmul` of two "
         f"2048 x 2048 float32 matrices in the same run: {peak / 1e9:.0f} GFLOP/s. torch's "
-        "convolution runs its own kernels (oneDNN on the CPU, cuDNN on a GPU), not this "
-        "matrix product, so where torch's GFLOP/s exceed it, no design built on "
-        "`torch.matmul` can match torch's time.",
+        "convolution runs its own kernels (on the CPU usually oneDNN; on a GPU cuDNN, which "
+        "by default may use TF32 where float32 `torch.matmul` does not), and its GFLOP/s "
+        "count the direct convolution's arithmetic even where its algorithm does less. Where "
+        "torch's GFLOP/s exceed that `torch.matmul` rate, a design that does this arithmetic "
+        "in `torch.matmul` at that rate cannot match torch's time.",
         "",
         "| case | size | torch ms | nnlib ms | ratio | products ms | products / torch "
         "| torch GFLOP/s | products GFLOP/s | faults |",

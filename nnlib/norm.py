@@ -130,10 +130,11 @@ def _normalise(xc: torch.Tensor, dims: tuple[int, ...], eps: float):
 
 
 def _sum_of_squares(t: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
-    """The sum of t^2 over ``dims``, keepdim, without a tensor of squares: the 2-norm's square
-    over the dims that end t (batch norm: the positions of each example and channel), then a
-    sum over the rest (the batch). torch's 2-norm over dims that skip one (batch norm's
-    (0, 2, 3)) took 4 to 11 times as long as over the trailing dims (CPU measured)."""
+    """The sum of t^2 over ``dims`` (up to rounding), keepdim, without a tensor of squares: the
+    2-norm's square over the dims that end t (batch norm: the positions of each example and
+    channel), then a sum over the rest (the batch). torch's 2-norm over dims with a gap
+    (batch norm's (0, 2, 3) skip dim 1) took 4 to 11 times as long as this two-step sum (CPU
+    measured)."""
     inner = t.dim()  # the reduced dims from inner on are the ones that end t
     while inner > 0 and inner - 1 in dims:
         inner -= 1
@@ -149,12 +150,16 @@ def _standardise(xc: torch.Tensor, mean: torch.Tensor, c: torch.Tensor, inv_std:
     return (xc - mean).sub_(c).mul_(inv_std)
 
 
-def _three_terms(direct, x_hat, inv_std, mean_g_hat, mean_gx_hat) -> torch.Tensor:
+def _three_terms(direct, x_hat, inv_std, mean_g_hat, mean_gx_hat):
     """dL/dx of a normalisation (module docstring),
-    ``inv_std * (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat))``: the direct path
-    ``direct = inv_std * g_hat`` (written over), minus the path through the mean, minus the
-    path through the standard deviation, given the two means."""
-    return direct.sub_(inv_std * mean_g_hat).addcmul_(x_hat, -inv_std * mean_gx_hat)
+    ``inv_std * (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat))``:
+    the direct path ``direct = inv_std * g_hat`` (written over), minus
+    the path through the mean, minus the path through the standard
+    deviation. Given: mean_g_hat = mean(g_hat) and
+    mean_gx_hat = mean(g_hat * x_hat), keepdim."""
+    through_mean = inv_std * mean_g_hat
+    through_std = inv_std * mean_gx_hat
+    return direct.sub_(through_mean).addcmul_(x_hat, -through_std)
 
 
 def _affine(x_hat: torch.Tensor, weight, bias) -> torch.Tensor:
@@ -170,12 +175,14 @@ def _backward(ctx, grad_out, dims, param_dims, weight):
     from x, so that double backward sees how they move; else the forward pass's are used.
 
     The means of g_hat = gamma g and of g_hat x_hat come from g and g x_hat: for batch norm
-    (one gamma per channel) they are gamma times the sums that give dL/dbeta and dL/dgamma;
-    for layer norm (gamma over the normalised dims) dot products of g and g x_hat with gamma.
-    No input-sized tensor is made for them beyond g x_hat.
+    (one gamma per channel) they are gamma / m times the sums that give dL/dbeta and
+    dL/dgamma; for layer norm (gamma over the normalised dims) the dot products of g and of
+    g x_hat with gamma, over m. No input-sized tensor is made for them beyond g x_hat (and a
+    copy of g when dL/dy is not contiguous).
 
     Without ``create_graph`` it makes two input-sized tensors, x_hat and g x_hat (four for
-    half inputs, with float32 copies of x and dL/dy), and writes dL/dx over g x_hat. Fewer
+    half inputs, with float32 copies of x and dL/dy; three when a layer-norm input has no
+    batch dims, as dL/dgamma is then a copy of g x_hat), and writes dL/dx over g x_hat. Fewer
     large temporaries matter on the CPU, where a large tensor that the allocator maps afresh
     costs a page fault per page on first touch."""
     x, _, mean, c, inv_std = ctx.saved_tensors
@@ -202,9 +209,11 @@ def _backward(ctx, grad_out, dims, param_dims, weight):
         grad_w, scale = _sum_over(gx, param_dims), None
         grad_w = grad_w.clone() if grad_w is gx else grad_w  # no batch dims: gx is written over
     grad_x = None
-    if ctx.needs_input_grad[0]:  # written over g x_hat, unless double backward keeps it
+    if ctx.needs_input_grad[0]:
+        # dL/dx over g x_hat; with create_graph a new tensor (autograd keeps g x_hat)
         out = None if recorded else gx
-        if scale is None:  # (g gamma) inv_std, gamma and inv_std over different dims
+        if scale is None:  # gamma varies over the normalised dims, inv_std over the batch
+            # dims: their product would be input-sized, so g is multiplied by each in turn
             direct = torch.mul(g, w, out=out).mul_(inv_std)
         else:
             direct = torch.mul(g, scale, out=out)
