@@ -133,8 +133,8 @@ def _sum_of_squares(t: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
     """The sum of t^2 over ``dims`` (up to rounding), keepdim, without a tensor of squares: the
     2-norm's square over the dims that end t (batch norm: the positions of each example and
     channel), then a sum over the rest (the batch). torch's 2-norm over dims with a gap
-    (batch norm's (0, 2, 3) skip dim 1) took 4 to 11 times as long as this two-step sum (CPU
-    measured)."""
+    (batch norm's (0, 2, 3) skip dim 1) took 2.6 to 7.7 times as long as this two-step sum
+    (batch 32, 32 channels, 8 to 64 px; CPU measured)."""
     inner = t.dim()  # the reduced dims from inner on are the ones that end t
     while inner > 0 and inner - 1 in dims:
         inner -= 1
