@@ -794,9 +794,8 @@ class _CrossEntropy(Function):
         log_p = _log_softmax_from(x, m, lse)
         weighted = log_p if weight is None else _broadcast_class_weights(weight, x) * log_p
         smooth = -weighted.sum(dim=1) * keep  # -sum_c w_c log p_c
-        if reduction == "mean":  # over the weights of the kept targets, as torch
-            kept_weight = keep.sum() if weight is None else weight[target[keep]].sum()
-            smooth = smooth.sum() / kept_weight
+        if reduction == "mean":  # over the weights of the kept targets (total), as torch
+            smooth = smooth.sum() / total
         else:
             smooth = _reduce(smooth, reduction)
         return (1 - eps) * out + eps / x.shape[1] * smooth

@@ -18,6 +18,7 @@ divisor counts exactly its elements.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -72,6 +73,18 @@ def _geometry(x, kernel_size, stride, padding, dilation, ceil_mode) -> Geometry:
 def _windows(x: torch.Tensor, g: Geometry, fill: float) -> torch.Tensor:
     """(N, C, H, W) -> strided view (N, C, out_h, out_w, k_h, k_w) of the padded input."""
     return windows(g.pad(x, fill), g).permute(0, 1, 4, 5, 2, 3)
+
+
+def _offset_views(padded: torch.Tensor, g: Geometry) -> Iterator[torch.Tensor]:
+    """The k_h k_w views (N, C, out_h, out_w) of a padded plane, one per kernel offset (a, b):
+    the cell that offset sees in every window, ``padded[..., s_h i + a, s_w j + b]``. Plain
+    slices, each made when it is reached: a backward recorded for double backward adds into
+    them in place, which autograd refuses on ``as_strided`` and ``unbind`` views and on views
+    made before an earlier one was written."""
+    (sh, sw), (oh, ow) = g.stride, g.out
+    for a in range(g.kernel[0]):
+        for b in range(g.kernel[1]):
+            yield padded[:, :, a : a + sh * (oh - 1) + 1 : sh, b : b + sw * (ow - 1) + 1 : sw]
 
 
 def _axis_positions(g: Geometry, axis: int, size: int, device):
@@ -151,9 +164,9 @@ class _AvgPool2d(Function):
         # the window sums as the k_h k_w shifted, strided views added up, a loop over kernel
         # offsets like the backward's for overlapping windows: a sum over the tiny, strided
         # window dims made forward + backward 1.6-2.7x slower on the CPU (kernels 3 and 2)
-        cells = [row for rows in windows(g.pad(x), g).unbind(2) for row in rows.unbind(2)]
-        total = cells[0].clone()
-        for cell in cells[1:]:
+        cells = _offset_views(g.pad(x), g)
+        total = next(cells).clone()
+        for cell in cells:
             total += cell
         y = total.div_(divisor)
         ctx.save_for_backward(divisor)
@@ -176,9 +189,8 @@ class _AvgPool2d(Function):
             tiles = grad[:, :, : oh * kh, : ow * kw].unflatten(3, (ow, kw)).unflatten(2, (oh, kh))
             tiles.copy_(share[:, :, :, None, :, None])
             return g.crop(grad, h, w), None, None
-        for i in range(kh):  # a loop over kernel offsets (k_h k_w of them), not over pixels
-            for j in range(kw):
-                grad[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw] += share
+        for cell in _offset_views(grad, g):  # a loop over kernel offsets, not over pixels
+            cell += share
         return g.crop(grad, h, w), None, None
 
 
