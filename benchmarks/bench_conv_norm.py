@@ -27,7 +27,10 @@ For each op the report also counts the process's minor page faults per forward +
 (getrusage; host memory only), mostly pages of newly allocated tensors touched for the first
 time. Each costs operating-system time that no arithmetic accounts for; an op whose large
 temporaries the allocator returns to the operating system when they are freed pays it on
-every call.
+every call. And it counts, for both, the ATen kernels one forward + backward launches and the
+bytes they read and write (``benchmarks/traffic.py``): what separate eager kernels must move,
+against torch's fused ones. For the normalisation, nnlib's bytes over its time give the share
+of the copy bandwidth its own kernels reach.
 
 A measurement, not a test: nothing here fails on a slow machine. Prints a table (median
 milliseconds, ratio nnlib / torch) and saves the figure.
@@ -45,7 +48,7 @@ import torch
 import torch.nn.functional as F
 
 import nnlib
-from benchmarks import timing
+from benchmarks import timing, traffic
 from benchmarks.bench_ops import copy_bandwidth
 from nnlib._windows import Geometry
 from nnlib.conv import (
@@ -69,6 +72,14 @@ def faults_per_call(fn, tensors, calls: int = 20) -> float:
     for _ in range(calls):
         step()
     return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
+
+
+def _kernels(moves) -> str:
+    return " / ".join(str(t.kernels) for t in moves)
+
+
+def _moved(moves, input_bytes: int) -> str:
+    return " / ".join(f"{t.moved / input_bytes:.1f}" for t in moves)
 
 
 def conv_products(x: torch.Tensor, w: torch.Tensor):
@@ -157,7 +168,7 @@ def main(argv=None) -> int:
     print(f"{'op':11s} {'case':10s} {'size':>5s} {'torch ms':>9s} {'nnlib ms':>9s} {'ratio':>6s}"
           f" {'faults':>11s}  then: products ms (conv), or copy GB/s and the shares of it "
           "torch and nnlib reach")  # fmt: skip
-    rows, shares, floors = [], {}, {}
+    rows, shares, floors, rows_input = [], {}, {}, {}
     peak = matmul_peak(device, min_run)
     print(f"torch.matmul, 2048 x 2048 float32: {peak / 1e9:.0f} GFLOP/s")
     for op, case, size, ours, theirs, tensors in cases(device, batch):
@@ -169,7 +180,9 @@ def main(argv=None) -> int:
         t_torch, t_ours = (timing.median(t) for t in times[:2])
         ratio = timing.median(timing.ratios(*times[:2]))
         faults = (faults_per_call(theirs, tensors), faults_per_call(ours, tensors))
-        rows.append((op, case, size, t_torch, t_ours, ratio, faults))
+        moves = tuple(traffic.count(step) for step in steps[:2])
+        rows_input[op, case, size] = tensors[0].nbytes
+        rows.append((op, case, size, t_torch, t_ours, ratio, faults, moves))
         line = (f"{op:11s} {case:10s} {size:5d} {t_torch * 1e3:9.3f} {t_ours * 1e3:9.3f} "
                 f"{ratio:6.2f} {faults[0]:5.0f} {faults[1]:5.0f}")  # fmt: skip
         if op == "conv2d":
@@ -193,7 +206,7 @@ def main(argv=None) -> int:
     fig, ax = nnlib.plot.subplots(width=6.4, height=3.8)
     series = sorted({(op, case) for op, case, *_ in rows})
     for op, case in series:
-        points = [(size, ratio) for o, c, size, _, _, ratio, _ in rows
+        points = [(size, ratio) for o, c, size, _, _, ratio, *_ in rows
                   if (o, c) == (op, case)]  # fmt: skip
         ax.plot(*zip(*points, strict=True), "-o", label=f"{op} {case}")
     ax.axhline(1.0, color="0.5", linewidth=1)
@@ -216,6 +229,10 @@ def main(argv=None) -> int:
         "the convolution, its products'); ratio = the median of the rounds' ratios",
         "- faults: minor page faults per forward + backward (mean of 20 calls after the "
         "timing), torch / nnlib: pages of freshly allocated tensors touched for the first time",
+        "- kernels, bytes moved: torch / nnlib, the ATen kernels one forward + backward "
+        "launches and the bytes they read and write, in multiples of the input's bytes "
+        "(`benchmarks/traffic.py`: counted op by op, the same on every machine; traffic "
+        "between kernels, not inside one)",
         "",
         "## Convolution",
         "",
@@ -232,35 +249,41 @@ def main(argv=None) -> int:
         "in `torch.matmul` at that rate cannot match torch's time.",
         "",
         "| case | size | torch ms | nnlib ms | ratio | products ms | products / torch "
-        "| torch GFLOP/s | products GFLOP/s | faults |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| torch GFLOP/s | products GFLOP/s | faults | kernels | bytes moved |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for op, case, size, t_torch, t_ours, ratio, faults in rows:
+    for op, case, size, t_torch, t_ours, ratio, faults, moves in rows:
         if op == "conv2d":
             floor, floor_ratio, flops = floors[op, case, size]
             lines.append(f"| {case} | {size} | {t_torch * 1e3:.3f} | {t_ours * 1e3:.3f} | "
                          f"{ratio:.2f} | {floor * 1e3:.3f} | {floor_ratio:.2f} | "
                          f"{flops / t_torch / 1e9:.0f} | {flops / floor / 1e9:.0f} | "
-                         f"{faults[0]:.0f} / {faults[1]:.0f} |")  # fmt: skip
+                         f"{faults[0]:.0f} / {faults[1]:.0f} | {_kernels(moves)} | "
+                         f"{_moved(moves, rows_input[op, case, size])} |")  # fmt: skip
     lines += [
         "",
         "## Normalisation",
         "",
         f"Bound by memory: {NORM_TRAFFIC} times the input's bytes (the least a fused forward + "
         "backward moves) / time, as a share of the copy bandwidth of `torch.clone` on the "
-        "same input in the same run.",
+        "same input in the same run. nnlib's own traffic: the bytes its kernels move (the "
+        "bytes-moved column) / its time, as a share of the same copy bandwidth: how close "
+        "its separate kernels come to the memory's limit, each on its own.",
         "",
         "| op | case | size | torch ms | nnlib ms | ratio | copy GB/s | torch share of copy "
-        "| nnlib share of copy | faults |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| nnlib share of copy | faults | kernels | bytes moved | nnlib's own traffic, "
+        "share of copy |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for op, case, size, t_torch, t_ours, ratio, faults in rows:
+    for op, case, size, t_torch, t_ours, ratio, faults, moves in rows:
         if op != "conv2d":
             copy, torch_share, ours_share = shares[op, case, size]
+            own = moves[1].moved / t_ours / copy
             lines.append(f"| {op} | {case} | {size} | {t_torch * 1e3:.3f} | "
                          f"{t_ours * 1e3:.3f} | {ratio:.2f} | {copy / 1e9:.2f} | "
                          f"{torch_share:.2f} | {ours_share:.2f} | "
-                         f"{faults[0]:.0f} / {faults[1]:.0f} |")  # fmt: skip
+                         f"{faults[0]:.0f} / {faults[1]:.0f} | {_kernels(moves)} | "
+                         f"{_moved(moves, rows_input[op, case, size])} | {own:.2f} |")  # fmt: skip
     print(f"report: {report.write(f'conv-norm-{device.type}', lines)}")
     return 0
 

@@ -5,9 +5,11 @@
 One training step at page 15's sizes (the adding problem: 2 inputs, 32 hidden units, batch
 64, sequences of 10, 20 and 40 steps): forward over the sequence, a readout of the last state,
 a mean-squared loss, backward through time, in float32. nnlib's modules have the same
-parameters as torch's (copied), so both do the same arithmetic; torch's run its fused CPU
-kernels, nnlib's a Python loop over the steps with its backward written out. Writes
-benchmarks/results/rnn-<device>.md. A measurement, not a test.
+parameters as torch's (copied), so both do the same arithmetic; torch's run its own CPU
+implementation, nnlib's a Python loop over the steps with its backward written out. The
+report also counts the kernels each launches per training step and names torch's ops that run
+a whole layer at once (on the CPU measured, oneDNN's LSTM layer; torch's RNN and GRU ran
+per-step ops). Writes benchmarks/results/rnn-<device>.md. A measurement, not a test.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sys
 import torch
 
 import nnlib
-from benchmarks import timing
+from benchmarks import timing, traffic
 from nnlib.rnn import GRU, LSTM, RNN
 from tools import report
 
@@ -49,8 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     device = nnlib.get_device()
     min_run = 0.2 if args.quick else 1.0
     torch.manual_seed(0)
-    rows = ["| network | steps | torch ms | nnlib ms | ratio | lowest and highest round |",
-            "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    rows = ["| network | steps | torch ms | nnlib ms | ratio | lowest and highest round "
+            "| kernels, torch / nnlib |",
+            "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    fused = set()  # torch's ops that run a whole layer over the sequence
     print(rows[0])
     for name, ours_cls in (("RNN", RNN), ("LSTM", LSTM), ("GRU", GRU)):
         theirs = getattr(torch.nn, name)(INPUT, HIDDEN).to(device)
@@ -64,8 +68,11 @@ def main(argv: list[str] | None = None) -> int:
             t_torch, t_ours = (timing.median(t) for t in times)
             ratios = timing.ratios(*times)
             spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
+            counts = [traffic.count(step) for step in pair]
+            fused |= {f"`{op}` ({name})" for op in counts[0].ops if "rnn" in op or "lstm" in op}
             rows.append(f"| {name} | {steps} | {t_torch * 1e3:.3f} | {t_ours * 1e3:.3f} | "
-                        f"{timing.median(ratios):.2f} | {spread} |")  # fmt: skip
+                        f"{timing.median(ratios):.2f} | {spread} | "
+                        f"{counts[0].kernels} / {counts[1].kernels} |")  # fmt: skip
             print(rows[-1], flush=True)
     lines = report.header(
         f"Recurrent networks against PyTorch's, one training step, on {device.type}",
@@ -76,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
               "float32; median time of forward, readout, loss and backward over "
               f"{timing.ROUNDS} rounds in which torch's and nnlib's timings alternate; ratio = the "
               "median of the rounds' nnlib / torch, beside the lowest and highest round's",
+              "- kernels: the ATen kernels one training step launches (`benchmarks/traffic.py`, "
+              "counted op by op; the same on every machine). nnlib's run a few per step. "
+              "torch's ops that run a whole layer in one kernel here: "
+              + (", ".join(sorted(fused)) or "none"),
               "", *rows]  # fmt: skip
     print(f"report: {report.write(f'rnn-{device.type}', lines)}")
     return 0
