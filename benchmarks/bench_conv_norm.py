@@ -265,10 +265,11 @@ def main(argv=None) -> int:
         "## Normalisation",
         "",
         f"Bound by memory: {NORM_TRAFFIC} times the input's bytes (the least a fused forward + "
-        "backward moves) / time, as a share of the copy bandwidth of `torch.clone` on the "
-        "same input in the same run. nnlib's own traffic: the bytes its kernels move (the "
-        "bytes-moved column) / its time, as a share of the same copy bandwidth: how close "
-        "its separate kernels come to the memory's limit, each on its own.",
+        "backward moves) / time, as a share of the copy bandwidth on the same input in the "
+        "same run (a `copy_` into a tensor allocated beforehand). nnlib's own traffic: the "
+        "bytes its kernels move (the bytes-moved column) / its time, as a share of the same "
+        "copy bandwidth: how close its separate kernels come to the memory's limit (above 1, "
+        "the cache served part of the traffic between kernels).",
         "",
         "| op | case | size | torch ms | nnlib ms | ratio | copy GB/s | torch share of copy "
         "| nnlib share of copy | faults | kernels | bytes moved | nnlib's own traffic, "
