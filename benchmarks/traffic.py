@@ -3,8 +3,9 @@ those kernels read and write, counted op by op as they run.
 
 Every ATen op that reaches the dispatcher below autograd (in nnlib's ``Function``s, their
 explicit backward, and torch's built-ins alike) is seen once. An op that only makes a view
-(``view``, ``select``, ``expand``...) or allocates without writing (``empty``) launches no
-kernel and moves nothing. Any other op is one kernel: it reads each tensor argument (the
+(``view``, ``select``, ``expand``..., or an op whose results all share an input's memory
+without writing it, such as ``_unsafe_view``) or allocates without writing (``empty``)
+launches no kernel and moves nothing. Any other op is one kernel: it reads each tensor argument (the
 elements it can reach, a broadcast dim counted once) and writes each tensor it returns (for an
 in-place or ``out=`` op, the tensor it writes into, which ``copy_`` does not read first).
 
@@ -37,6 +38,14 @@ def _bytes(t: torch.Tensor) -> int:
     return reach * t.element_size() if t.numel() else 0
 
 
+def _aliases(returned: list[torch.Tensor], inputs: list[torch.Tensor]) -> bool:
+    """Whether every returned tensor shares its memory with one of the inputs."""
+    storages = {t.untyped_storage().data_ptr() for t in inputs if t.numel()}
+    return bool(returned) and all(
+        t.numel() and t.untyped_storage().data_ptr() in storages for t in returned
+    )
+
+
 @dataclass
 class Traffic:
     kernels: int = 0
@@ -66,9 +75,11 @@ class _Counter(TorchDispatchMode):
         written = tree_leaves(written)
         read = [t for t in tree_leaves((args, {k: v for k, v in kwargs.items() if k != "out"}))
                 if isinstance(t, torch.Tensor)]  # fmt: skip
+        returned = [t for t in tree_leaves(out) if isinstance(t, torch.Tensor)]
+        if not written and _aliases(returned, read):  # a view its schema does not declare
+            return out  # (``_unsafe_view``, which ``reshape`` and ``matmul`` call)
         if name == "copy_":  # writes its destination without reading it
             read = read[1:]
-        returned = [t for t in tree_leaves(out) if isinstance(t, torch.Tensor)]
         self.traffic.kernels += 1
         self.traffic.ops[name] += 1
         self.traffic.read += sum(_bytes(t) for t in read)

@@ -38,6 +38,18 @@ def test_views_and_allocations_launch_no_kernel():
     assert (t.kernels, t.read, t.written) == (0, 0, 0)
 
 
+def test_a_reshape_that_copies_is_one_kernel_and_its_undeclared_view_none():
+    """reshape of a transposed matrix copies it (clone) and views the copy through
+    _unsafe_view, whose schema declares no alias; a batched matmul views its operands so."""
+    a = torch.randn(N, 2)
+    t = traffic.count(lambda: a.t().reshape(-1))
+    assert (t.kernels, t.read, t.written) == (1, 2 * BYTES, 2 * BYTES)
+    b, w = torch.randn(4, N, 2), torch.randn(2, 3)
+    t = traffic.count(lambda: b @ w)  # one product of (4N, 2) by (2, 3)
+    assert (t.kernels, t.read, t.written) == (1, 8 * BYTES + 24, 12 * BYTES)
+    assert "_unsafe_view" not in t.ops
+
+
 def test_a_fused_forward_and_backward_moves_five_times_its_input():
     """F.layer_norm: forward reads x, writes y; backward reads x and dL/dy, writes dL/dx
     (and the per-example statistics, which are small)."""
