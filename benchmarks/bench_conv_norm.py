@@ -27,10 +27,10 @@ For each op the report also counts the process's minor page faults per forward +
 (getrusage; host memory only), mostly pages of newly allocated tensors touched for the first
 time. Each costs operating-system time that no arithmetic accounts for; an op whose large
 temporaries the allocator returns to the operating system when they are freed pays it on
-every call. And it counts, for both, the ATen kernels one forward + backward launches and the
-bytes they read and write (``benchmarks/traffic.py``): what separate eager kernels must move,
-against torch's fused ones. For the normalisation, nnlib's bytes over its time give the share
-of the copy bandwidth its own kernels reach.
+every call. The report also counts, for torch and for nnlib, the ATen ops one forward +
+backward runs and the bytes of their inputs and outputs (``benchmarks/traffic.py``): the
+traffic between ops if nothing stayed in the cache. For the normalisation it divides nnlib's
+counted bytes by nnlib's time, as a share of the copy bandwidth at that size.
 
 A measurement, not a test: nothing here fails on a slow machine. Prints a table (median
 milliseconds, ratio nnlib / torch) and saves the figure.
@@ -74,12 +74,12 @@ def faults_per_call(fn, tensors, calls: int = 20) -> float:
     return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
 
 
-def _kernels(moves) -> str:
-    return " / ".join(str(t.kernels) for t in moves)
+def _ops(counts) -> str:
+    return " / ".join(str(t.ops) for t in counts)
 
 
-def _moved(moves, input_bytes: int) -> str:
-    return " / ".join(f"{t.moved / input_bytes:.1f}" for t in moves)
+def _moved(counts, input_bytes: int) -> str:
+    return " / ".join(f"{t.moved / input_bytes:.1f}" for t in counts)
 
 
 def conv_products(x: torch.Tensor, w: torch.Tensor):
@@ -168,7 +168,7 @@ def main(argv=None) -> int:
     print(f"{'op':11s} {'case':10s} {'size':>5s} {'torch ms':>9s} {'nnlib ms':>9s} {'ratio':>6s}"
           f" {'faults':>11s}  then: products ms (conv), or copy GB/s and the shares of it "
           "torch and nnlib reach")  # fmt: skip
-    rows, shares, floors, rows_input = [], {}, {}, {}
+    rows, shares, floors = [], {}, {}
     peak = matmul_peak(device, min_run)
     print(f"torch.matmul, 2048 x 2048 float32: {peak / 1e9:.0f} GFLOP/s")
     for op, case, size, ours, theirs, tensors in cases(device, batch):
@@ -180,9 +180,8 @@ def main(argv=None) -> int:
         t_torch, t_ours = (timing.median(t) for t in times[:2])
         ratio = timing.median(timing.ratios(*times[:2]))
         faults = (faults_per_call(theirs, tensors), faults_per_call(ours, tensors))
-        moves = tuple(traffic.count(step) for step in steps[:2])
-        rows_input[op, case, size] = tensors[0].nbytes
-        rows.append((op, case, size, t_torch, t_ours, ratio, faults, moves))
+        counts = tuple(traffic.count(step) for step in steps[:2])
+        rows.append((op, case, size, t_torch, t_ours, ratio, faults, counts, tensors[0].nbytes))
         line = (f"{op:11s} {case:10s} {size:5d} {t_torch * 1e3:9.3f} {t_ours * 1e3:9.3f} "
                 f"{ratio:6.2f} {faults[0]:5.0f} {faults[1]:5.0f}")  # fmt: skip
         if op == "conv2d":
@@ -229,10 +228,11 @@ def main(argv=None) -> int:
         "the convolution, its products'); ratio = the median of the rounds' ratios",
         "- faults: minor page faults per forward + backward (mean of 20 calls after the "
         "timing), torch / nnlib: pages of freshly allocated tensors touched for the first time",
-        "- kernels, bytes moved: torch / nnlib, the ATen kernels one forward + backward "
-        "launches and the bytes they read and write, in multiples of the input's bytes "
-        "(`benchmarks/traffic.py`: counted op by op, the same on every machine; traffic "
-        "between kernels, not inside one)",
+        "- ATen ops, bytes moved (eager): torch / nnlib, the ATen ops one forward + backward "
+        "runs (a fused op, such as torch's, counts once whatever it runs inside) and the "
+        "bytes of their inputs and outputs, in multiples of the input's bytes: the traffic "
+        "between ops if nothing stayed in the cache (`benchmarks/traffic.py`; the same in "
+        "every run with this torch build, device and batch)",
         "",
         "## Convolution",
         "",
@@ -249,42 +249,43 @@ def main(argv=None) -> int:
         "in `torch.matmul` at that rate cannot match torch's time.",
         "",
         "| case | size | torch ms | nnlib ms | ratio | products ms | products / torch "
-        "| torch GFLOP/s | products GFLOP/s | faults | kernels | bytes moved |",
+        "| torch GFLOP/s | products GFLOP/s | faults | ATen ops, torch / nnlib "
+        "| bytes moved, torch / nnlib |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for op, case, size, t_torch, t_ours, ratio, faults, moves in rows:
+    for op, case, size, t_torch, t_ours, ratio, faults, counts, nbytes in rows:
         if op == "conv2d":
             floor, floor_ratio, flops = floors[op, case, size]
             lines.append(f"| {case} | {size} | {t_torch * 1e3:.3f} | {t_ours * 1e3:.3f} | "
                          f"{ratio:.2f} | {floor * 1e3:.3f} | {floor_ratio:.2f} | "
                          f"{flops / t_torch / 1e9:.0f} | {flops / floor / 1e9:.0f} | "
-                         f"{faults[0]:.0f} / {faults[1]:.0f} | {_kernels(moves)} | "
-                         f"{_moved(moves, rows_input[op, case, size])} |")  # fmt: skip
+                         f"{faults[0]:.0f} / {faults[1]:.0f} | {_ops(counts)} | "
+                         f"{_moved(counts, nbytes)} |")  # fmt: skip
     lines += [
         "",
         "## Normalisation",
         "",
         f"Bound by memory: {NORM_TRAFFIC} times the input's bytes (the least a fused forward + "
         "backward moves) / time, as a share of the copy bandwidth on the same input in the "
-        "same run (a `copy_` into a tensor allocated beforehand). nnlib's own traffic: the "
-        "bytes its kernels move (the bytes-moved column) / its time, as a share of the same "
-        "copy bandwidth: how close its separate kernels come to the memory's limit (above 1, "
-        "the cache served part of the traffic between kernels).",
+        "same run (a `copy_` into a tensor allocated beforehand; up to some MB, the cache's "
+        "bandwidth more than the memory's). nnlib's counted bytes / time: the bytes-moved "
+        "column's nnlib bytes over nnlib's time (which includes its ops' dispatch), as a "
+        "share of the same copy bandwidth.",
         "",
         "| op | case | size | torch ms | nnlib ms | ratio | copy GB/s | torch share of copy "
-        "| nnlib share of copy | faults | kernels | bytes moved | nnlib's own traffic, "
-        "share of copy |",
+        "| nnlib share of copy | faults | ATen ops, torch / nnlib | bytes moved, torch / "
+        "nnlib | nnlib's counted bytes / time, share of copy |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for op, case, size, t_torch, t_ours, ratio, faults, moves in rows:
+    for op, case, size, t_torch, t_ours, ratio, faults, counts, nbytes in rows:
         if op != "conv2d":
             copy, torch_share, ours_share = shares[op, case, size]
-            own = moves[1].moved / t_ours / copy
+            own = counts[1].moved / t_ours / copy
             lines.append(f"| {op} | {case} | {size} | {t_torch * 1e3:.3f} | "
                          f"{t_ours * 1e3:.3f} | {ratio:.2f} | {copy / 1e9:.2f} | "
                          f"{torch_share:.2f} | {ours_share:.2f} | "
-                         f"{faults[0]:.0f} / {faults[1]:.0f} | {_kernels(moves)} | "
-                         f"{_moved(moves, rows_input[op, case, size])} | {own:.2f} |")  # fmt: skip
+                         f"{faults[0]:.0f} / {faults[1]:.0f} | {_ops(counts)} | "
+                         f"{_moved(counts, nbytes)} | {own:.2f} |")  # fmt: skip
     print(f"report: {report.write(f'conv-norm-{device.type}', lines)}")
     return 0
 

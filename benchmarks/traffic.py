@@ -1,18 +1,23 @@
-"""What an eager forward + backward asks of the machine: the kernels it launches and the bytes
-those kernels read and write, counted op by op as they run.
+"""What an eager forward + backward asks of the machine: the ATen ops it runs and the bytes
+those ops read and write, counted op by op as they run.
 
-Every ATen op that reaches the dispatcher below autograd (in nnlib's ``Function``s, their
-explicit backward, and torch's built-ins alike) is seen once. An op that only makes a view
-(``view``, ``select``, ``expand``..., or an op whose results all share an input's memory
-without writing it, such as ``_unsafe_view``) or allocates without writing (``empty``)
-launches no kernel and moves nothing. Any other op is one kernel: it reads each tensor argument (the
-elements it can reach, a broadcast dim counted once) and writes each tensor it returns (for an
-in-place or ``out=`` op, the tensor it writes into, which ``copy_`` does not read first).
+Every ATen op that the dispatcher runs below autograd (in nnlib's ``Function``s, their explicit
+backward, torch's built-ins, and the autograd engine's own accumulations) is counted once,
+whatever it runs inside: torch's fused ``native_layer_norm`` and oneDNN's whole-layer LSTM
+count one op each, and the ops an op calls inside its own implementation are not seen. Not
+counted at all: an op that only makes a view (``view``, ``select``, ``expand``..., and one
+whose results all share an input's memory without writing it, such as the ``_unsafe_view``
+that ``reshape`` and ``matmul`` call) and one that allocates without writing (``empty``).
 
-The counts are properties of the code, not of the machine: the same on every CPU and in every
-run. They do not see what happens inside a kernel (a matrix product reads its operands more
-than once from the cache; a fused kernel keeps its temporaries in registers), so bytes here
-are the traffic between kernels, the part that separate kernels cannot avoid.
+Bytes, for each counted op: each tensor it reads (its distinct elements: a broadcast dim once,
+overlapping windows once) and each tensor it writes. An in-place op reads and writes its
+destination; an ``out=`` op, ``copy_``, ``fill_`` and ``zero_`` only write theirs; ``zeros_like``
+and its kind read only their argument's shape. So the bytes are those of each op's inputs and
+outputs: the traffic between ops if nothing stayed in the cache. A fused op's temporaries, and
+what a matrix product reads more than once, are not seen.
+
+The counts depend on the code, the torch build, the device and the sizes, not on the machine's
+speed: they are the same in every run with the same build, device and sizes.
 """
 
 from __future__ import annotations
@@ -25,33 +30,51 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-#: Ops that allocate without writing: no kernel, no traffic.
+#: Ops that allocate without writing: not counted.
 _ALLOCATIONS = {"empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided"}
+#: Ops that write their destination without reading it.
+_WRITE_ONLY = {"copy_", "fill_", "zero_"}
+#: Ops that read only their tensor argument's shape, dtype and device.
+_SHAPE_ONLY = {
+    "zeros_like", "ones_like", "full_like", "rand_like", "randn_like", "randint_like",
+    "new_zeros", "new_ones", "new_full",
+}  # fmt: skip
 
 
 def _bytes(t: torch.Tensor) -> int:
-    """The bytes of the elements a kernel can reach in t: a broadcast (stride-0) dim once."""
-    reach = 1
+    """The bytes of t's distinct elements: a broadcast (stride-0) dim once, and no more than
+    the span of memory t covers (overlapping windows, as im2col's, once)."""
+    if t.numel() == 0:
+        return 0
+    reach = span = 1
     for size, stride in zip(t.shape, t.stride(), strict=True):
         if stride != 0:
             reach *= size
-    return reach * t.element_size() if t.numel() else 0
+        span += (size - 1) * abs(stride)
+    return min(reach, span) * t.element_size()
 
 
-def _aliases(returned: list[torch.Tensor], inputs: list[torch.Tensor]) -> bool:
-    """Whether every returned tensor shares its memory with one of the inputs."""
-    storages = {t.untyped_storage().data_ptr() for t in inputs if t.numel()}
-    return bool(returned) and all(
-        t.numel() and t.untyped_storage().data_ptr() in storages for t in returned
+def _tensors(tree) -> list[torch.Tensor]:
+    return [t for t in tree_leaves(tree) if isinstance(t, torch.Tensor)]
+
+
+def _shares_memory(t: torch.Tensor, others: list[torch.Tensor]) -> bool:
+    return t.numel() > 0 and any(
+        o.numel() > 0 and t.untyped_storage().data_ptr() == o.untyped_storage().data_ptr()
+        for o in others
     )
+
+
+def _same_view(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return (a.data_ptr(), a.shape, a.stride()) == (b.data_ptr(), b.shape, b.stride())
 
 
 @dataclass
 class Traffic:
-    kernels: int = 0
+    ops: int = 0
     read: int = 0
     written: int = 0
-    ops: Counter[str] = field(default_factory=Counter)  # kernels per ATen op name
+    names: Counter[str] = field(default_factory=Counter)  # ops counted, per ATen op name
 
     @property
     def moved(self) -> int:
@@ -69,26 +92,34 @@ class _Counter(TorchDispatchMode):
         name = func._schema.name.split("::")[-1]
         if func.is_view or name in _ALLOCATIONS:
             return out
-        written = [a for a, arg in zip(args, func._schema.arguments, strict=False)
-                   if arg.alias_info is not None and arg.alias_info.is_write]  # fmt: skip
-        written += [v for k, v in kwargs.items() if k == "out"]
-        written = tree_leaves(written)
-        read = [t for t in tree_leaves((args, {k: v for k, v in kwargs.items() if k != "out"}))
-                if isinstance(t, torch.Tensor)]  # fmt: skip
-        returned = [t for t in tree_leaves(out) if isinstance(t, torch.Tensor)]
-        if not written and _aliases(returned, read):  # a view its schema does not declare
-            return out  # (``_unsafe_view``, which ``reshape`` and ``matmul`` call)
-        if name == "copy_":  # writes its destination without reading it
-            read = read[1:]
-        self.traffic.kernels += 1
-        self.traffic.ops[name] += 1
+        # each argument's value: positional ones in order, keyword-only ones by name
+        positional = [a for a in func._schema.arguments if not a.kwarg_only]
+        given = list(zip(positional, args, strict=False))
+        given += [(a, kwargs[a.name]) for a in func._schema.arguments if a.name in kwargs]
+        written, read = [], []
+        for arg, value in given:
+            tensors = _tensors(value)
+            writes = arg.alias_info is not None and arg.alias_info.is_write
+            if writes:
+                written += tensors
+            only_written = writes and (arg.is_out or name in _WRITE_ONLY)
+            if not only_written and name not in _SHAPE_ONLY:
+                read += tensors
+        if name == "copy_" and _same_view(*args[:2]):  # onto itself (``x[i] += y``): nothing
+            return out
+        returned = _tensors(out)
+        if not written and returned and all(_shares_memory(t, read) for t in returned):
+            return out  # a view that its schema does not declare
+        fresh = [t for t in returned if not _shares_memory(t, written)]
+        self.traffic.ops += 1
+        self.traffic.names[name] += 1
         self.traffic.read += sum(_bytes(t) for t in read)
-        self.traffic.written += sum(_bytes(t) for t in (written or returned))
+        self.traffic.written += sum(_bytes(t) for t in written + fresh)
         return out
 
 
 def count(step: Callable[[], object]) -> Traffic:
-    """The kernels and bytes of one call of step()."""
+    """The ATen ops and bytes of one call of step()."""
     with _Counter() as counter:
         step()
     return counter.traffic
