@@ -240,6 +240,51 @@ def test_sigmoid_saturates_to_exactly_one_like_torch():
     assert torch.equal(A.sigmoid(x) == 1.0, torch.sigmoid(x) == 1.0)
 
 
+# --- under torch.compile ---------------------------------------------------------------------
+#: The ops whose helpers take a select instead of arithmetic when compiled (``_blend``).
+COMPILED = {
+    "sigmoid": (A.sigmoid, torch.sigmoid),
+    "silu": (A.silu, F.silu),
+    "softplus": (A.softplus, F.softplus),
+    "softplus(2, 5)": PARAMETRISED["softplus(2, 5)"],
+    "mish": (A.mish, F.mish),
+    "elu": (A.elu, F.elu),
+    "selu": (A.selu, F.selu),
+    "softplus_derivative(2, 5)": (
+        lambda x: A.softplus_derivative(x, 2.0, 5.0),
+        lambda x: torch.sigmoid(2 * x).where(2 * x <= 5, 1.0),
+    ),
+    "elu_derivative": (A.elu_derivative, lambda x: torch.where(x > 0, 1.0, x.clamp(max=0).exp())),
+}
+
+
+def test_blend_is_a_select_when_compiled_and_arithmetic_eagerly():
+    t = torch.tensor([-2.0, -0.0, 0.0, 1e-30, 3.0, math.inf, -math.inf, 1.0])
+    high = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, math.inf])
+    low = torch.tensor([-1.0, -2.0, -3.0, -4.0, -5.0, -6.0, -7.0, math.inf])
+    compiled = torch.compile(A._blend, fullgraph=True)(t, high, low)
+    assert torch.equal(compiled, torch.where(t > 0, high, low))  # inf where both are inf
+    eager = A._blend(t, high, low)
+    assert torch.equal(eager[:-1], compiled[:-1])
+    assert eager[-1].isnan()  # inf - inf: the arithmetic agrees only where high - low is finite
+    x = torch.tensor([-3.0, -0.0, 0.0, 2.0, -math.inf, math.inf], requires_grad=True)
+    y = torch.compile(A._minus_abs, fullgraph=True)(x)
+    assert y.tolist() == (-x.abs()).tolist()
+    (slope,) = torch.autograd.grad(y.sum(), x)
+    assert slope.tolist() == [1.0, 1.0, 1.0, -1.0, 1.0, -1.0]  # +1 at 0, as eagerly
+
+
+@pytest.mark.parametrize("name", list(COMPILED))
+def test_compiled_matches_torch_at_exact_and_extreme_points(name):
+    ours, theirs = COMPILED[name]
+    compiled = torch.compile(ours, fullgraph=True)
+    x = torch.tensor([0.0, -0.0, 1e-30, -1e-30, 2.5, -2.5, 10.0, -10.0, 20.0, 21.0, -88.0,
+                      88.0, -1e4, 1e4, -math.inf, math.inf])  # fmt: skip
+    assert_matches_torch(compiled, theirs, x, **TOL_ELEMENTWISE[torch.float32])
+    x = torch.randn(1000, generator=torch.Generator().manual_seed(0)) * 10
+    assert_matches_torch(compiled, theirs, x, **TOL_ELEMENTWISE[torch.float32])
+
+
 # --- PReLU, RReLU, maxout ----------------------------------------------------------------------
 @pytest.mark.parametrize("shape", [(4, 3, 5, 5), (6, 3), (5,), ()])
 @pytest.mark.parametrize("per_channel", [False, True])
