@@ -424,6 +424,19 @@ def test_extreme_logits_are_exact_and_silent(logit):
     torch.testing.assert_close(b[0], b[1])
 
 
+def test_compiled_bce_with_logits_matches_torch_at_extreme_logits():
+    """Under torch.compile its log(1 + e^x) and sigmoid take selects (activations._blend)."""
+    x = torch.tensor([1e4, -1e4, 1000.0, -1000.0, 88.0, -88.0, 0.0, -0.0, 2.5, -2.5])
+    y = torch.tensor([1.0, 0.0, 0.0, 1.0, 0.5, 0.5, 1.0, 0.0, 0.3, 0.7])
+    q = torch.full((10,), 3.0)
+    compiled = torch.compile(losses.binary_cross_entropy_with_logits, fullgraph=True)
+    a, b = _grad_pair(lambda u, v: compiled(u, v, None, "sum", q),
+                      lambda u, v: F.binary_cross_entropy_with_logits(u, v, reduction="sum",
+                                                                       pos_weight=q),
+                      [x, y], [0, 1])  # fmt: skip
+    torch.testing.assert_close(a, b)
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_binary_cross_entropy_matches_torch(reduction):
     g = torch.Generator().manual_seed(0)
