@@ -80,10 +80,12 @@ def _minus_abs(x: torch.Tensor) -> torch.Tensor:
     """-|x| whose autograd slope at 0 is +1, the x <= 0 branch that ``_step`` picks there, so
     that a backward built from these helpers differentiates correctly at 0 (torch's abs has
     slope 0 there, which would give ``_stable_sigmoid`` the slope 0 at 0 instead of 1/4, and
-    so softplus a second derivative of 0 there). Compiled, a select (see ``_blend``)."""
+    so softplus a second derivative of 0 there). x (1 - 2 step(x)) is -x or x exactly, for
+    infinite x too (x - 2 relu(x) gave inf - inf = nan at x = inf). Compiled, a select (see
+    ``_blend``)."""
     if torch.compiler.is_compiling():
         return torch.where(x > 0, -x, x)
-    return x - 2 * torch.relu(x)
+    return x * (1 - 2 * _step(x))
 
 
 def _stable_sigmoid(x: torch.Tensor) -> torch.Tensor:
@@ -109,10 +111,12 @@ def _log1p_exp(x: torch.Tensor) -> torch.Tensor:
 
 
 def _softplus(x: torch.Tensor, beta: float, threshold: float) -> torch.Tensor:
-    """(1/b) log(1 + e^{bx});  x where bx > threshold."""
+    """(1/b) log(1 + e^{bx});  x where bx > threshold: log(1 + e^{bx}) = max(bx, 0) +
+    log1p(e^{-|bx|}), whose second term (at most log 2) is dropped beyond the threshold.
+    Only that finite term is blended, so infinite x gives 0 or inf, not inf - inf."""
     bx = beta * x
-    smooth = _log1p_exp(bx) / beta
-    return _blend(bx - threshold, x, smooth)
+    tail = torch.log1p(torch.exp(_minus_abs(bx)))
+    return (torch.relu(bx) + _blend(bx - threshold, 0, tail)) / beta
 
 
 # ---------------------------------------------------------------------------------------------
