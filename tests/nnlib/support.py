@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
+import pytest
 import torch
 from hypothesis import strategies as st
+
+#: Tests of nnlib under torch.compile. They cannot run under mutation testing: mutmut's
+#: trampolines (a ContextVar set in every mutated function) stop torch.compile from tracing
+#: nnlib, so what ran would be eager code. The lines only compiled code runs are marked
+#: ``# pragma: no mutate`` for that reason.
+compiled_test = pytest.mark.skipif(
+    "MUTANT_UNDER_TEST" in os.environ, reason="torch.compile cannot trace mutmut's trampolines"
+)
 
 # Element-wise ops (activations, losses): each element goes through a few roundings, in
 # another order than in torch's kernels.

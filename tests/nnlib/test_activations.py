@@ -17,6 +17,7 @@ from nnlib import activations as A
 from tests.nnlib.support import (
     TOL_ELEMENTWISE,
     assert_matches_torch,
+    compiled_test,
     outputs_and_grads,
     shapes,
 )
@@ -281,6 +282,7 @@ COMPILED = {
 }
 
 
+@compiled_test
 def test_blend_is_a_select_when_compiled_and_arithmetic_eagerly():
     t = torch.tensor([-2.0, -0.0, 0.0, 1e-30, 3.0, math.inf, -math.inf, 1.0])
     high = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, math.inf])
@@ -298,6 +300,7 @@ def test_blend_is_a_select_when_compiled_and_arithmetic_eagerly():
     assert slope.tolist() == [1.0, 1.0, 1.0, -1.0, 1.0, -1.0]  # +1 at 0, as eagerly
 
 
+@compiled_test
 @pytest.mark.parametrize("name", list(COMPILED))
 def test_compiled_matches_torch_at_exact_and_extreme_points(name):
     ours, theirs = COMPILED[name]

@@ -15,7 +15,7 @@ from torch.autograd import gradcheck, gradgradcheck
 
 from nnlib import activations as A
 from nnlib import losses
-from tests.nnlib.support import TOL_ELEMENTWISE, assert_matches_torch, shapes
+from tests.nnlib.support import TOL_ELEMENTWISE, assert_matches_torch, compiled_test, shapes
 
 PAIRS = [(losses.l1_loss, F.l1_loss), (losses.mse_loss, F.mse_loss)]
 IDS = ["l1_loss", "mse_loss"]
@@ -424,6 +424,7 @@ def test_extreme_logits_are_exact_and_silent(logit):
     torch.testing.assert_close(b[0], b[1])
 
 
+@compiled_test
 def test_compiled_bce_with_logits_matches_torch_at_extreme_logits():
     """Under torch.compile its log(1 + e^x) and sigmoid take selects (activations._blend)."""
     x = torch.tensor([1e4, -1e4, 1000.0, -1000.0, 88.0, -88.0, 0.0, -0.0, 2.5, -2.5])
