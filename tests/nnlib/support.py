@@ -9,10 +9,10 @@ import pytest
 import torch
 from hypothesis import strategies as st
 
-#: Tests of nnlib under torch.compile. They cannot run under mutation testing: mutmut's
-#: trampolines (a ContextVar set in every mutated function) stop torch.compile from tracing
-#: nnlib, so what ran would be eager code. The lines only compiled code runs are marked
-#: ``# pragma: no mutate`` for that reason.
+#: Tests of nnlib under torch.compile (with fullgraph=True, so that no part falls back to eager
+#: code). They cannot run under mutation testing: mutmut's trampoline in every mutated function
+#: (which picks the mutant from the environment, and records calls in a ContextVar) breaks the
+#: compiled graph. The lines only compiled code runs are marked ``# pragma: no mutate``.
 compiled_test = pytest.mark.skipif(
     "MUTANT_UNDER_TEST" in os.environ, reason="torch.compile cannot trace mutmut's trampolines"
 )

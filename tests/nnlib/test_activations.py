@@ -36,6 +36,9 @@ PARAMETRISED = {
     "gelu(tanh)": (lambda x: A.gelu(x, "tanh"), lambda x: F.gelu(x, approximate="tanh")),
     "softplus(2, 5)": (lambda x: A.softplus(x, 2.0, 5.0), lambda x: F.softplus(x, 2.0, 5.0)),
     "softplus(0.5)": (lambda x: A.softplus(x, 0.5), lambda x: F.softplus(x, 0.5)),
+    "softplus(1, -1)": (lambda x: A.softplus(x, 1.0, -1.0), lambda x: F.softplus(x, 1.0, -1.0)),
+    "softplus(3, -2)": (lambda x: A.softplus(x, 3.0, -2.0), lambda x: F.softplus(x, 3.0, -2.0)),
+    "softplus(0.3)": (lambda x: A.softplus(x, 0.3), lambda x: F.softplus(x, 0.3)),
     "rrelu eval": (lambda x: A.rrelu(x, 0.1, 0.3), lambda x: F.rrelu(x, 0.1, 0.3, False)),
     "softmax(0)": (lambda x: A.softmax(x, 0), lambda x: F.softmax(x, 0)),
     "log_softmax(-1)": (lambda x: A.log_softmax(x, -1), lambda x: F.log_softmax(x, -1)),
@@ -271,6 +274,7 @@ COMPILED = {
     "silu": (A.silu, F.silu),
     "softplus": (A.softplus, F.softplus),
     "softplus(2, 5)": PARAMETRISED["softplus(2, 5)"],
+    "softplus(3, -2)": PARAMETRISED["softplus(3, -2)"],
     "mish": (A.mish, F.mish),
     "elu": (A.elu, F.elu),
     "selu": (A.selu, F.selu),
@@ -287,14 +291,14 @@ def test_blend_is_a_select_when_compiled_and_arithmetic_eagerly():
     t = torch.tensor([-2.0, -0.0, 0.0, 1e-30, 3.0, math.inf, -math.inf, 1.0])
     high = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, math.inf])
     low = torch.tensor([-1.0, -2.0, -3.0, -4.0, -5.0, -6.0, -7.0, math.inf])
-    compiled = torch.compile(A._blend)(t, high, low)
+    compiled = torch.compile(A._blend, fullgraph=True)(t, high, low)
     # inf where both are inf: the select ran (the arithmetic gives inf - inf = nan)
     assert torch.equal(compiled, torch.where(t > 0, high, low))
     eager = A._blend(t, high, low)
     assert torch.equal(eager[:-1], compiled[:-1])
     assert eager[-1].isnan()  # inf - inf: the arithmetic agrees only where high - low is finite
     x = torch.tensor([-3.0, -0.0, 0.0, 2.0, -math.inf, math.inf], requires_grad=True)
-    y = torch.compile(A._minus_abs)(x)
+    y = torch.compile(A._minus_abs, fullgraph=True)(x)
     assert y.tolist() == (-x.abs()).tolist()
     (slope,) = torch.autograd.grad(y.sum(), x)
     assert slope.tolist() == [1.0, 1.0, 1.0, -1.0, 1.0, -1.0]  # +1 at 0, as eagerly
@@ -304,7 +308,7 @@ def test_blend_is_a_select_when_compiled_and_arithmetic_eagerly():
 @pytest.mark.parametrize("name", list(COMPILED))
 def test_compiled_matches_torch_at_exact_and_extreme_points(name):
     ours, theirs = COMPILED[name]
-    compiled = torch.compile(ours)
+    compiled = torch.compile(ours, fullgraph=True)
     x = torch.tensor([0.0, -0.0, 1e-30, -1e-30, 2.5, -2.5, 10.0, -10.0, 20.0, 21.0, -88.0,
                       88.0, -1e4, 1e4, -math.inf, math.inf])  # fmt: skip
     assert_matches_torch(compiled, theirs, x, **TOL_ELEMENTWISE[torch.float32])

@@ -430,7 +430,7 @@ def test_compiled_bce_with_logits_matches_torch_at_extreme_logits():
     x = torch.tensor([1e4, -1e4, 1000.0, -1000.0, 88.0, -88.0, 0.0, -0.0, 2.5, -2.5])
     y = torch.tensor([1.0, 0.0, 0.0, 1.0, 0.5, 0.5, 1.0, 0.0, 0.3, 0.7])
     q = torch.full((10,), 3.0)
-    compiled = torch.compile(losses.binary_cross_entropy_with_logits)
+    compiled = torch.compile(losses.binary_cross_entropy_with_logits, fullgraph=True)
     a, b = _grad_pair(lambda u, v: compiled(u, v, None, "sum", q),
                       lambda u, v: F.binary_cross_entropy_with_logits(u, v, reduction="sum",
                                                                        pos_weight=q),
