@@ -38,6 +38,7 @@ PARAMETRISED = {
     "softplus(0.5)": (lambda x: A.softplus(x, 0.5), lambda x: F.softplus(x, 0.5)),
     "softplus(1, -1)": (lambda x: A.softplus(x, 1.0, -1.0), lambda x: F.softplus(x, 1.0, -1.0)),
     "softplus(3, -2)": (lambda x: A.softplus(x, 3.0, -2.0), lambda x: F.softplus(x, 3.0, -2.0)),
+    "softplus(0.5, -1)": (lambda x: A.softplus(x, 0.5, -1.0), lambda x: F.softplus(x, 0.5, -1.0)),
     "softplus(0.3)": (lambda x: A.softplus(x, 0.3), lambda x: F.softplus(x, 0.3)),
     "rrelu eval": (lambda x: A.rrelu(x, 0.1, 0.3), lambda x: F.rrelu(x, 0.1, 0.3, False)),
     "softmax(0)": (lambda x: A.softmax(x, 0), lambda x: F.softmax(x, 0)),
