@@ -118,8 +118,8 @@ def _softplus(x: torch.Tensor, beta: float, threshold: float) -> torch.Tensor:
     """(1/b) log(1 + e^{bx});  x where bx > threshold. With log(1 + e^{bx}) = max(bx, 0) +
     log1p(e^{-|bx|}), this is max(x, 0) plus either log1p(e^{-|bx|}) / b (at most log 2 / b)
     or, beyond the threshold, min(x, 0) (0 for a threshold >= 0). The blend sees only finite
-    branches (min(x, 0) clamped from below at threshold / b, where it is never chosen), so
-    x = +-inf gives inf and 0, not inf - inf."""
+    branches: min(x, 0) is clamped from below at threshold / b, which changes it only where
+    the blend does not choose it. So x = +-inf gives inf and 0, not inf - inf."""
     bx = beta * x
     tail = torch.log1p(torch.exp(_minus_abs(bx))) / beta
     return torch.relu(x) + _blend(bx - threshold, x.clamp(min=threshold / beta, max=0), tail)
