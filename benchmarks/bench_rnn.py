@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = ["| network | steps | torch ms | nnlib ms | ratio | lowest and highest round "
             "| ATen ops per training step, torch / nnlib |",
             "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
-    whole_layer, per_step = [], []  # notes: torch's whole-layer ops; ATen ops per time step
+    whole_layer, per_step = {}, []  # notes: torch's whole-layer ops (in order); ops per step
+    span = LENGTHS[-1] - LENGTHS[-2]  # ops per time step: their difference over this many steps
     print(rows[0])
     for name, ours_cls in (("RNN", RNN), ("LSTM", LSTM), ("GRU", GRU)):
         theirs = getattr(torch.nn, name)(INPUT, HIDDEN).to(device)
@@ -75,16 +76,12 @@ def main(argv: list[str] | None = None) -> int:
             spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
             counts = [traffic.count(step) for step in pair]
             ops[steps] = tuple(c.ops for c in counts)
-            whole_layer += [
-                f"`{op}` ({name})"
-                for op in WHOLE_LAYER_OPS
-                if op in counts[0].names and f"`{op}` ({name})" not in whole_layer
-            ]
+            whole_layer.update((f"`{op}` ({name})", None) for op in WHOLE_LAYER_OPS
+                               if op in counts[0].names)  # fmt: skip
             rows.append(f"| {name} | {steps} | {t_torch * 1e3:.3f} | {t_ours * 1e3:.3f} | "
                         f"{timing.median(ratios):.2f} | {spread} | "
                         f"{ops[steps][0]} / {ops[steps][1]} |")  # fmt: skip
             print(rows[-1], flush=True)
-        span = LENGTHS[-1] - LENGTHS[-2]
         per_step.append(
             f"{name} "
             + " / ".join(f"{(ops[LENGTHS[-1]][i] - ops[LENGTHS[-2]][i]) / span:g}" for i in (0, 1))
@@ -101,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
               "- ATen ops: those one training step runs (`benchmarks/traffic.py`; a fused op "
               "counts once whatever it runs inside; the same in every run with this torch "
               "build, device and sizes). Per time step (the difference from "
-              f"{LENGTHS[-2]} to {LENGTHS[-1]} steps over {LENGTHS[-1] - LENGTHS[-2]}), "
+              f"{LENGTHS[-2]} to {LENGTHS[-1]} steps over {span}), "
               "torch / nnlib: " + ", ".join(per_step) + ". torch's ops that run a whole layer "
               "over the sequence in one op here: " + (", ".join(whole_layer) or "none"),
               "", *rows]  # fmt: skip

@@ -109,9 +109,14 @@ def _stable_tanh(x: torch.Tensor) -> torch.Tensor:
     return torch.sign(x) * (-torch.expm1(-2 * x.abs())) / (1 + e)
 
 
+def _log1p_exp_tail(x: torch.Tensor) -> torch.Tensor:
+    """log1p(e^{-|x|}), in (0, log 2]: what log(1 + e^x) adds to max(x, 0)."""
+    return torch.log1p(torch.exp(_minus_abs(x)))
+
+
 def _log1p_exp(x: torch.Tensor) -> torch.Tensor:
     """log(1 + e^x) = max(x, 0) + log1p(e^{-|x|}), without overflow for any x."""
-    return torch.relu(x) + torch.log1p(torch.exp(_minus_abs(x)))
+    return torch.relu(x) + _log1p_exp_tail(x)
 
 
 def _softplus(x: torch.Tensor, beta: float, threshold: float) -> torch.Tensor:
@@ -121,7 +126,7 @@ def _softplus(x: torch.Tensor, beta: float, threshold: float) -> torch.Tensor:
     branches: min(x, 0) is clamped from below at threshold / b, which changes it only where
     the blend does not choose it. So x = +-inf gives inf and 0, not inf - inf."""
     bx = beta * x
-    tail = torch.log1p(torch.exp(_minus_abs(bx))) / beta
+    tail = _log1p_exp_tail(bx) / beta
     return torch.relu(x) + _blend(bx - threshold, x.clamp(min=threshold / beta, max=0), tail)
 
 
