@@ -206,7 +206,7 @@ def _backward(ctx, grad_out, dims, param_dims, weight):
     else:  # layer norm: gamma varies over the normalised dims
         w = weight.to(g.dtype)
         mean_g_hat, mean_gx_hat = _dot(g, w, dims) / m, _dot(gx, w, dims) / m
-        grad_w, scale = (_sum_over(gx, param_dims) if ctx.needs_input_grad[1] else None), None
+        grad_w, scale = _sum_over(gx, param_dims), None
         grad_w = grad_w.clone() if grad_w is gx else grad_w  # no batch dims: gx is written over
     grad_x = None
     if ctx.needs_input_grad[0]:
@@ -218,7 +218,7 @@ def _backward(ctx, grad_out, dims, param_dims, weight):
         else:
             direct = torch.mul(g, scale, out=out)
         grad_x = _three_terms(direct, x_hat, inv_std, mean_g_hat, mean_gx_hat)
-    if grad_b is None and ctx.has_bias and ctx.needs_input_grad[2]:
+    if grad_b is None and ctx.has_bias:
         grad_b = _sum_over(g, param_dims)
     grad_w = grad_w if ctx.needs_input_grad[1] else None
     grad_b = grad_b if ctx.needs_input_grad[2] else None
